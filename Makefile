@@ -163,7 +163,7 @@ ifneq ($(filter-out $(NOLIB_GOALS),$(GOALS)),)
   endif
 
   DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PCAP_PC) $(LZ4_PC) $(PROTOBUF_PC))
-  DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PCAP_PC) $(LZ4_PC) $(PROTOBUF_PC)) -lev -lm
+  DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PCAP_PC) $(LZ4_PC) $(PROTOBUF_PC)) -lev -lm -pthread
   ifneq ($(filter $(CMOCKA_GOALS),$(GOALS)),)
     CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CMOCKA_PC))
     CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs $(CMOCKA_PC))

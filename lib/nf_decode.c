@@ -581,9 +581,13 @@ static void apply_field(struct rec *r, uint8_t target, struct fy_rd *v,
 		    : target == FY_T_EXPORTER_V4    ? &f->exporter
 		    : target == FY_T_XLATE_SRC_V4   ? &f->xlate_src
 						    : &f->xlate_dst;
-		fy_addr_set_v4(a, (uint32_t)u);
-		if (target == FY_T_SRC_V4 || target == FY_T_DST_V4)
+		if (target == FY_T_SRC_V4 || target == FY_T_DST_V4) {
 			r->have |= R_V4;
+			/* templates with both families zero the unused one */
+			if (u == 0 && !fy_addr_is_zero(a))
+				break;
+		}
+		fy_addr_set_v4(a, (uint32_t)u);
 		if (target == FY_T_EXPORTER_V4)
 			r->have |= R_EXPORTER;
 		break;
@@ -605,9 +609,16 @@ static void apply_field(struct rec *r, uint8_t target, struct fy_rd *v,
 		    : target == FY_T_EXPORTER_V6    ? &f->exporter
 		    : target == FY_T_XLATE_SRC_V6   ? &f->xlate_src
 						    : &f->xlate_dst;
-		fy_rd_bytes(v, a->b, 16);
-		if (target == FY_T_SRC_V6 || target == FY_T_DST_V6)
+		if (target == FY_T_SRC_V6 || target == FY_T_DST_V6) {
+			struct fy_addr tmp;
 			r->have |= R_V6;
+			fy_rd_bytes(v, tmp.b, 16);
+			if (fy_addr_is_zero(&tmp) && !fy_addr_is_zero(a))
+				break;
+			*a = tmp;
+			break;
+		}
+		fy_rd_bytes(v, a->b, 16);
 		if (target == FY_T_EXPORTER_V6)
 			r->have |= R_EXPORTER;
 		break;
@@ -951,10 +962,13 @@ static void finish_flow(const struct ctx *c, struct session *s,
 {
 	struct fy_flow *f = &r->f;
 
-	if (r->have & R_V6)
+	/* With both families in the template, the addresses kept decide. */
+	if ((r->have & (R_V4 | R_V6)) == R_V4)
+		f->family = FY_AF_INET;
+	else if ((r->have & (R_V4 | R_V6)) == R_V6)
 		f->family = FY_AF_INET6;
 	else if (r->have & R_V4)
-		f->family = FY_AF_INET;
+		f->family = fy_addr_is_v4(&f->src) ? FY_AF_INET : FY_AF_INET6;
 
 	if (r->have & R_BYTES)
 		f->bytes = r->bytes;

@@ -20,8 +20,8 @@
 
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86dd
-#define ETHERTYPE_VLAN 0x8100	/* 802.1Q */
-#define ETHERTYPE_QINQ 0x88a8	/* 802.1ad service tag */
+#define ETHERTYPE_VLAN 0x8100	   /* 802.1Q */
+#define ETHERTYPE_QINQ 0x88a8	   /* 802.1ad service tag */
 #define ETHERTYPE_QINQ_OLD1 0x9100 /* pre-standard QinQ */
 #define ETHERTYPE_QINQ_OLD2 0x9200
 
@@ -31,8 +31,8 @@
 /* Link types, numbered as pcap_datalink() returns them on any platform. */
 #define LT_NULL 0
 #define LT_EN10MB 1
-#define LT_RAW_12 12 /* DLT_RAW almost everywhere */
-#define LT_RAW_14 14 /* DLT_RAW on OpenBSD */
+#define LT_RAW_12 12   /* DLT_RAW almost everywhere */
+#define LT_RAW_14 14   /* DLT_RAW on OpenBSD */
 #define LT_RAW_101 101 /* LINKTYPE_RAW, should a libpcap pass it through */
 #define LT_LOOP 108
 #define LT_LINUX_SLL 113
@@ -40,7 +40,7 @@
 #define LT_IPV6 229
 #define LT_LINUX_SLL2 276
 
-/* Address families a NULL/LOOP header may carry for IPv6, per OS. */
+/* Address families in a NULL/LOOP header: IPv4 is 2 everywhere, IPv6 not. */
 #define BSD_AF_INET 2
 #define LINUX_AF_INET6 10
 #define BSD_AF_INET6 24
@@ -98,8 +98,7 @@ static bool linktype_supported(int lt)
 	}
 }
 
-static void set_err(char *err, size_t errlen, const char *path,
-		    const char *msg)
+static void set_err(char *err, size_t errlen, const char *path, const char *msg)
 {
 	if (err == NULL || errlen == 0)
 		return;
@@ -116,8 +115,7 @@ static const char *strip_path(const char *msg, const char *path)
 	return msg;
 }
 
-struct fy_pcap_udp *fy_pcap_udp_open(const char *path, char *err,
-				     size_t errlen)
+struct fy_pcap_udp *fy_pcap_udp_open(const char *path, char *err, size_t errlen)
 {
 	char pcerr[PCAP_ERRBUF_SIZE] = "";
 	char msg[PCAP_ERRBUF_SIZE + 64];
@@ -268,14 +266,15 @@ static enum l3 link_l3(int linktype, struct fy_rd *r)
 
 /*
  * The part of an IP packet after the headers: what the IP length says it
- * carries, limited to what was captured. A length of 0 (TCP segmentation
- * offload, IPv6 jumbogram) means "as captured".
+ * carries, limited to what was captured. Without a length (an IP length
+ * field of 0: TCP segmentation offload, IPv6 jumbogram) it is what was
+ * captured.
  */
-static struct fy_rd ip_body(struct fy_rd *r, size_t declared)
+static struct fy_rd ip_body(struct fy_rd *r, bool known, size_t declared)
 {
 	size_t left = fy_rd_left(r);
 
-	if (declared == 0 || declared > left)
+	if (!known || declared > left)
 		declared = left;
 	return fy_rd_sub(r, declared);
 }
@@ -309,7 +308,7 @@ static enum verdict parse_ipv4(struct fy_rd *r, struct fy_udp_pkt *out,
 	fy_rd_skip(r, hl - 20); /* options */
 	if (r->err)
 		return V_SHORT;
-	*body = ip_body(r, total != 0 ? total - hl : 0);
+	*body = ip_body(r, total != 0, total != 0 ? total - hl : 0);
 	out->family = FY_AF_INET;
 	fy_addr_set_v4_bytes(&out->src, src);
 	fy_addr_set_v4_bytes(&out->dst, dst);
@@ -348,8 +347,8 @@ static enum verdict ipv6_ext(struct fy_rd *body, uint8_t nh)
 			off = fy_rd_u16(body);
 			fy_rd_skip(body, 4); /* identification */
 			if (!body->err && (off & 0xfff8) != 0)
-				return nh == IPPROTO_NUM_UDP ? V_FRAGMENT :
-							       V_NOT_UDP;
+				return nh == IPPROTO_NUM_UDP ? V_FRAGMENT
+							     : V_NOT_UDP;
 			break;
 		default:
 			return V_NOT_UDP;
@@ -378,7 +377,7 @@ static enum verdict parse_ipv6(struct fy_rd *r, struct fy_udp_pkt *out,
 	if (ver != 6)
 		return V_NOT_UDP;
 	out->family = FY_AF_INET6;
-	*body = ip_body(r, plen);
+	*body = ip_body(r, plen != 0, plen);
 	return ipv6_ext(body, nh);
 }
 
@@ -399,7 +398,7 @@ static enum verdict parse_udp(struct fy_rd *body, struct fy_udp_pkt *out,
 	if (body->err)
 		return V_SHORT;
 	have = fy_rd_left(body);
-	if (ulen == 0) /* only legal in an IPv6 jumbogram: take the body */
+	if (ulen == 0 && out->family == FY_AF_INET6) /* jumbogram */
 		want = have;
 	else if (ulen < 8)
 		return V_NOT_UDP;

@@ -16,7 +16,8 @@ import re
 import subprocess
 import sys
 
-import tshark_flows
+sys.dont_write_bytecode = True  # no __pycache__ left in tests/tools/
+import tshark_flows  # noqa: E402
 
 
 def main():

@@ -13,7 +13,7 @@ own object, and with TZ=UTC so that absolute times print in UTC. Every UDP
 destination port of the capture is decoded as cflow.
 
 Regenerate tests/data/netflow/samples.tsv with, from tests/data/netflow/:
-  ../../tools/tshark_samples.py \
+  ../../tools/tshark_samples.py --max 100000 \
       $(find . -name '*.pcap' | sed 's|^\./||' | LC_ALL=C sort) > samples.tsv
 
 Columns (tab-separated, '-' where tshark shows nothing):

@@ -24,13 +24,14 @@
 
 #define DATA "tests/data/"
 #define CAP_100 DATA "netflow/pmacct/100-IPFIXv10-CISCO/traffic-00.pcap"
-#define CAP_101 DATA "netflow/pmacct/101-NFv9-CISCO-cust_primitives/traffic-00.pcap"
+#define CAP_101 \
+	DATA "netflow/pmacct/101-NFv9-CISCO-cust_primitives/traffic-00.pcap"
 #define CAP_104 \
 	DATA "netflow/pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap"
-#define CAP_112                                                       \
+#define CAP_112                                                            \
 	DATA "netflow/pmacct/112-IPFIXv10-CISCO-options-map-reassignment/" \
 	     "traffic-00.pcap"
-#define CAP_400                                                          \
+#define CAP_400                                                             \
 	DATA "netflow/pmacct/400-IPFIXv10-BMP-CISCO-SRv6-multiple-sources/" \
 	     "traffic-00.pcap"
 #define CAP_VLAN DATA "traffic/ipfixprobe/vlan.pcap"
@@ -120,8 +121,17 @@ static void test_ethernet_ipv4(void **state)
 		{5, "138.187.0.13", "138.187.58.1", 50111, 9991, 328,
 		 1672534805005},
 	};
-	static const struct want_file wf = {CAP_100, 1, 6, 6, 0, 0,
-					    FY_AF_INET, pkts, 4};
+	static const struct want_file wf = {
+		.path = CAP_100,
+		.linktype = 1,
+		.frames = 6,
+		.udp = 6,
+		.non_udp = 0,
+		.fragments = 0,
+		.family = FY_AF_INET,
+		.pkts = pkts,
+		.npkts = 4,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -144,8 +154,17 @@ static void test_linux_sll(void **state)
 		{20, "2001:db8:90::1", "2a02:a90:4007::2:2", 65156, 9991, 1336,
 		 1783600538694},
 	};
-	static const struct want_file wf = {CAP_112, 113, 21, 21, 0, 0,
-					    FY_AF_INET6, pkts, 4};
+	static const struct want_file wf = {
+		.path = CAP_112,
+		.linktype = 113,
+		.frames = 21,
+		.udp = 21,
+		.non_udp = 0,
+		.fragments = 0,
+		.family = FY_AF_INET6,
+		.pkts = pkts,
+		.npkts = 4,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -168,8 +187,17 @@ static void test_ipv6_transport(void **state)
 		{4, "2a02:a90:4007:700::54", "2a02:a90:4007::2:1", 50399, 9992,
 		 288, 1672534805004},
 	};
-	static const struct want_file wf = {CAP_104, 1, 5, 5, 0, 0,
-					    FY_AF_INET6, pkts, 4};
+	static const struct want_file wf = {
+		.path = CAP_104,
+		.linktype = 1,
+		.frames = 5,
+		.udp = 5,
+		.non_udp = 0,
+		.fragments = 0,
+		.family = FY_AF_INET6,
+		.pkts = pkts,
+		.npkts = 4,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -187,8 +215,17 @@ static void test_udp_among_tcp(void **state)
 		{582, "203.0.113.90", "100.105.31.69", 51730, 9991, 324,
 		 1672534806604},
 	};
-	static const struct want_file wf = {CAP_400, 1, 606, 583, 23, 0,
-					    FY_AF_INET, pkts, 2};
+	static const struct want_file wf = {
+		.path = CAP_400,
+		.linktype = 1,
+		.frames = 606,
+		.udp = 583,
+		.non_udp = 23,
+		.fragments = 0,
+		.family = FY_AF_INET,
+		.pkts = pkts,
+		.npkts = 2,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -210,8 +247,17 @@ static void test_pcapng_vlan(void **state)
 		{5, "192.168.170.20", "192.168.170.8", 53, 32795, 256,
 		 946712873333},
 	};
-	static const struct want_file wf = {CAP_VLAN, 1, 6, 6, 0, 0,
-					    FY_AF_INET, pkts, 4};
+	static const struct want_file wf = {
+		.path = CAP_VLAN,
+		.linktype = 1,
+		.frames = 6,
+		.udp = 6,
+		.non_udp = 0,
+		.fragments = 0,
+		.family = FY_AF_INET,
+		.pkts = pkts,
+		.npkts = 4,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -228,8 +274,17 @@ static void test_pcapng_mixed(void **state)
 		{64, "172.16.42.1", "172.16.42.216", 53, 2707, 51,
 		 1490976196938},
 	};
-	static const struct want_file wf = {CAP_ALEXA, 1, 3103, 65, 3038, 0,
-					    FY_AF_INET, pkts, 2};
+	static const struct want_file wf = {
+		.path = CAP_ALEXA,
+		.linktype = 1,
+		.frames = 3103,
+		.udp = 65,
+		.non_udp = 3038,
+		.fragments = 0,
+		.family = FY_AF_INET,
+		.pkts = pkts,
+		.npkts = 2,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -248,8 +303,17 @@ static void test_qinq(void **state)
 		{2, "193.1.186.60", "224.2.127.254", 9875, 9875, 276,
 		 1363900699549},
 	};
-	static const struct want_file wf = {CAP_QINQ, 1, 5, 4, 1, 0,
-					    FY_AF_INET, pkts, 2};
+	static const struct want_file wf = {
+		.path = CAP_QINQ,
+		.linktype = 1,
+		.frames = 5,
+		.udp = 4,
+		.non_udp = 1,
+		.fragments = 0,
+		.family = FY_AF_INET,
+		.pkts = pkts,
+		.npkts = 2,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -269,8 +333,17 @@ static void test_ipv6_fragments(void **state)
 		{4, "2607:f740:b::f93", "2001:470:1f11:81f:d138:5f55:6d4:1fe2",
 		 53, 51851, 1424, 1331084298675},
 	};
-	static const struct want_file wf = {CAP_V6FRAG, 1, 8, 5, 0, 3,
-					    FY_AF_INET6, pkts, 2};
+	static const struct want_file wf = {
+		.path = CAP_V6FRAG,
+		.linktype = 1,
+		.frames = 8,
+		.udp = 5,
+		.non_udp = 0,
+		.fragments = 3,
+		.family = FY_AF_INET6,
+		.pkts = pkts,
+		.npkts = 2,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -281,8 +354,17 @@ static void test_ipv6_fragments(void **state)
  */
 static void test_ipv4_fragments_not_udp(void **state)
 {
-	static const struct want_file wf = {CAP_V4FRAG, 1, 5, 0, 5, 0,
-					    FY_AF_INET, NULL, 0};
+	static const struct want_file wf = {
+		.path = CAP_V4FRAG,
+		.linktype = 1,
+		.frames = 5,
+		.udp = 0,
+		.non_udp = 5,
+		.fragments = 0,
+		.family = FY_AF_INET,
+		.pkts = NULL,
+		.npkts = 0,
+	};
 	(void)state;
 	check_file(&wf);
 }
@@ -574,7 +656,8 @@ static void write_pcap(const char *path, uint32_t linktype,
 	assert_int_equal(fwrite(version, sizeof(version), 1, f), 1);
 	assert_int_equal(fwrite(hdr, sizeof(hdr), 1, f), 1);
 	for (i = 0; i < n; i++) {
-		uint32_t cap = fr[i].caplen ? fr[i].caplen : (uint32_t)fr[i].f.n;
+		uint32_t cap = fr[i].caplen ? fr[i].caplen
+					    : (uint32_t)fr[i].f.n;
 		uint32_t rec[4] = {1700000000 + (uint32_t)i, 123456, cap,
 				   fr[i].len ? fr[i].len : (uint32_t)fr[i].f.n};
 
@@ -586,9 +669,8 @@ static void write_pcap(const char *path, uint32_t linktype,
 }
 
 /* Reads a synthetic file: every datagram must be the one udp() built. */
-static const struct fy_pcap_udp_stats *read_synthetic(const char *path,
-						       struct fy_pcap_udp **pp,
-						       int *count)
+static const struct fy_pcap_udp_stats *
+read_synthetic(const char *path, struct fy_pcap_udp **pp, int *count)
 {
 	char err[512], s[FY_ADDR_STRLEN];
 	struct fy_pcap_udp *p = fy_pcap_udp_open(path, err, sizeof(err));
@@ -619,7 +701,7 @@ static const struct fy_pcap_udp_stats *read_synthetic(const char *path,
 /* Ethernet: tags, options, extension headers, fragments, damage. */
 static void test_synthetic_ethernet(void **state)
 {
-	struct frame fr[16];
+	struct frame fr[20];
 	struct fy_pcap_udp *p;
 	const struct fy_pcap_udp_stats *st;
 	char path[TMP_PATH_LEN];
@@ -715,6 +797,17 @@ static void test_synthetic_ethernet(void **state)
 	put16(&fr[i].f, 0x0800);
 	ipv4(&fr[i].f, 17, 0, 0, 17);
 	udp(&fr[i++].f, 9999, 2055);
+	/* IPv4 with no payload, padded with zeros: not a UDP length of 0 */
+	eth(&fr[i].f, 0x0800);
+	ipv4(&fr[i].f, 17, 0, 0, 0);
+	put_zero(&fr[i++].f, 26);
+	/* IPv4 with a UDP length of 0 */
+	eth(&fr[i].f, 0x0800);
+	ipv4(&fr[i].f, 17, 0, 0, 17);
+	udp(&fr[i].f, 9999, 2055);
+	fr[i].f.b[14 + 20 + 4] = 0;
+	fr[i].f.b[14 + 20 + 5] = 0;
+	i++;
 	/* an empty frame */
 	i++;
 
@@ -738,17 +831,35 @@ static void test_synthetic_linktypes(void **state)
 		int v6;
 		const char *hdr; /* link header, hex */
 	} cases[] = {
-		{113, 0, "0000000100060200000000010000" "0800"}, /* SLL */
-		{113, 1, "0004000100060200000000010000" "86dd"},
-		{276, 0, "0800" "0000" "00000002" "0001" "00" "06"
-			 "020000000001" "0000"}, /* SLL2 */
-		{276, 1, "86dd" "0000" "00000002" "0001" "04" "06"
-			 "020000000001" "0000"},
+		{113, 0,
+		 "0000000100060200000000010000"
+		 "0800"}, /* SLL */
+		{113, 1,
+		 "0004000100060200000000010000"
+		 "86dd"},
+		{276, 0,
+		 "0800"
+		 "0000"
+		 "00000002"
+		 "0001"
+		 "00"
+		 "06"
+		 "020000000001"
+		 "0000"}, /* SLL2 */
+		{276, 1,
+		 "86dd"
+		 "0000"
+		 "00000002"
+		 "0001"
+		 "04"
+		 "06"
+		 "020000000001"
+		 "0000"},
 		{101, 0, ""}, /* LINKTYPE_RAW, read back as DLT_RAW */
 		{101, 1, ""},
 		{12, 0, ""},
-		{228, 0, ""}, /* IPV4 */
-		{229, 1, ""}, /* IPV6 */
+		{228, 0, ""},	    /* IPV4 */
+		{229, 1, ""},	    /* IPV6 */
 		{0, 0, "02000000"}, /* NULL, little-endian host */
 		{0, 1, "0000001e"}, /* NULL, big-endian host, Darwin AF_INET6 */
 		{0, 1, "0a000000"}, /* NULL, Linux AF_INET6 */
