@@ -101,12 +101,12 @@ struct service {
 };
 
 static const struct service services[] = {
-	{443, 6, 20, 900},  {80, 6, 12, 700},	 {53, 17, 1, 90},
-	{443, 17, 30, 1100}, {123, 17, 1, 76},	 {22, 6, 40, 200},
-	{993, 6, 15, 300},  {5223, 6, 6, 150},	 {8080, 6, 10, 600},
-	{3478, 17, 50, 200}, {25, 6, 15, 500},	 {587, 6, 12, 400},
+	{443, 6, 20, 900},   {80, 6, 12, 700},	   {53, 17, 1, 90},
+	{443, 17, 30, 1100}, {123, 17, 1, 76},	   {22, 6, 40, 200},
+	{993, 6, 15, 300},   {5223, 6, 6, 150},	   {8080, 6, 10, 600},
+	{3478, 17, 50, 200}, {25, 6, 15, 500},	   {587, 6, 12, 400},
 	{1194, 17, 80, 600}, {51820, 17, 60, 500}, {853, 6, 4, 120},
-	{9100, 6, 30, 1200}, {0, 1, 1, 84},	 {445, 6, 30, 800},
+	{9100, 6, 30, 1200}, {0, 1, 1, 84},	   {445, 6, 30, 800},
 	{3389, 6, 100, 400}, {8443, 6, 20, 900},
 };
 #define NSERV (sizeof(services) / sizeof(services[0]))
@@ -118,9 +118,9 @@ static struct host in_hosts[N_IN], ex_hosts[N_EX];
 
 static void make_hosts(int v6_pct)
 {
-	static const uint32_t ases[] = {15169, 16509, 13335, 8075, 32934,
-					 20940, 2906,  714,   3356, 1299,
-					 174,	6939,  24940, 16276, 14061};
+	static const uint32_t ases[] = {15169, 16509, 13335, 8075,  32934,
+					20940, 2906,  714,   3356,  1299,
+					174,   6939,  24940, 16276, 14061};
 	size_t i;
 	uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
 
@@ -136,7 +136,8 @@ static void make_hosts(int v6_pct)
 			h->family = FY_AF_INET6;
 			h->mask = 64;
 		} else {
-			fy_addr_set_v4(&h->a, 0xc0a80000u | (uint32_t)(i / 250) << 8 |
+			fy_addr_set_v4(&h->a, 0xc0a80000u |
+						      (uint32_t)(i / 250) << 8 |
 						      (uint32_t)(i % 250 + 2));
 			h->family = FY_AF_INET;
 			h->mask = 24;
@@ -190,7 +191,7 @@ static void make_flow(struct fy_flow *f, uint64_t t_export,
 		   (uint64_t)(sv->pkt_size / 2 + rnd() % sv->pkt_size);
 	dur = f->packets <= 1 ? 0 : (uint64_t)lognorm(800, 2.2);
 	if (dur > 300000)
-		dur = 300000; /* active timeout */
+		dur = 300000;		       /* active timeout */
 	lag = (rnd() % 4) ? rnd() % 15000 : 0; /* idle timeout or FIN */
 	f->last_ms = t_export - lag;
 	f->first_ms = f->last_ms - dur;
@@ -230,8 +231,8 @@ static void make_flow(struct fy_flow *f, uint64_t t_export,
 	if (f->proto == 6)
 		f->tcp_flags = tcp_flag_mix[rnd() % sizeof(tcp_flag_mix)];
 	f->tos = (rnd() % 10) ? 0 : ((rnd() & 1) ? 0x20 : 0xb8);
-	f->end_reason = dur >= 300000 ? FY_END_ACTIVE :
-			(lag ? FY_END_IDLE : FY_END_EOF);
+	f->end_reason = dur >= 300000 ? FY_END_ACTIVE
+				      : (lag ? FY_END_IDLE : FY_END_EOF);
 	f->exporter = *exporter;
 	f->exporter_family = FY_AF_INET;
 	f->exporter_port = 2055;
@@ -250,8 +251,8 @@ static double now_s(void)
 static int write_file(const char *path, const struct fy_flow *f, size_t n,
 		      int level, double *secs)
 {
-	struct fy_store_opts o = {.level = level, .ident = "bench",
-				  .no_fsync = true};
+	struct fy_store_opts o = {
+		.level = level, .ident = "bench", .no_fsync = true};
 	struct fy_store_writer *w;
 	char err[FY_STORE_MSG_MAX];
 	double t0 = now_s();
@@ -338,8 +339,8 @@ int main(int argc, char **argv)
 		t += (uint64_t)(-log(unif() + 1e-12) * 0.5); /* ~2000 flows/s */
 		make_flow(&flows[i], t, &zin, &zex, &zsv, &exporter, &gw);
 	}
-	printf("%zu flows, %d%% IPv6, sizeof(struct fy_flow) = %zu\n", n, v6_pct,
-	       sizeof(struct fy_flow));
+	printf("%zu flows, %d%% IPv6, sizeof(struct fy_flow) = %zu\n", n,
+	       v6_pct, sizeof(struct fy_flow));
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
 		struct stat sb;
 		double tw, tr_all, tr_3;

@@ -29,13 +29,13 @@
 
 #include "flow.h"
 
-#define FY_STORE_VERSION 1		/* format version this build writes */
-#define FY_STORE_BLOCK_FLOWS 16384	/* default flows per block */
-#define FY_STORE_MAX_BLOCK_FLOWS 65536	/* hard cap, writer and reader */
-#define FY_STORE_IDENT_MAX 127		/* bytes of the ident string */
-#define FY_STORE_EXPORTERS_MAX 16	/* exporters listed in a footer */
-#define FY_STORE_MSG_MAX 512		/* size of the message buffers */
-#define FY_STORE_MAX_BLOCKS 500000	/* blocks in one file (footer cap) */
+#define FY_STORE_VERSION 1	       /* format version this build writes */
+#define FY_STORE_BLOCK_FLOWS 16384     /* default flows per block */
+#define FY_STORE_MAX_BLOCK_FLOWS 65536 /* hard cap, writer and reader */
+#define FY_STORE_IDENT_MAX 127	       /* bytes of the ident string */
+#define FY_STORE_EXPORTERS_MAX 16      /* exporters listed in a footer */
+#define FY_STORE_MSG_MAX 512	       /* size of the message buffers */
+#define FY_STORE_MAX_BLOCKS 500000     /* blocks in one file (footer cap) */
 
 /*
  * Columns, in file order. A column mask has bit (1 << FY_STORE_COL_x) set
@@ -135,10 +135,10 @@ void fy_store_stats_merge(struct fy_store_stats *to,
 /* One exporter that fed a file, as recorded in the footer. */
 struct fy_store_exporter {
 	struct fy_addr addr;
-	uint8_t family;		/* enum fy_family */
-	uint8_t nf_version;	/* enum fy_nf_version */
+	uint8_t family;	    /* enum fy_family */
+	uint8_t nf_version; /* enum fy_nf_version */
 	uint16_t port;
-	uint32_t domain;	/* observation domain / source id / engine */
+	uint32_t domain; /* observation domain / source id / engine */
 	uint32_t sampling_interval;
 };
 
@@ -230,8 +230,8 @@ int fy_store_writer_set_exporters(struct fy_store_writer *w,
 				  const struct fy_store_exporter *e, size_t n);
 
 /* Totals of what has been written so far, and flows lost to write errors. */
-const struct fy_store_stats *fy_store_writer_stats(
-	const struct fy_store_writer *w);
+const struct fy_store_stats *
+fy_store_writer_stats(const struct fy_store_writer *w);
 uint64_t fy_store_writer_lost_flows(const struct fy_store_writer *w);
 /* Bytes written to the file so far (header and complete blocks). */
 uint64_t fy_store_writer_offset(const struct fy_store_writer *w);
@@ -245,8 +245,7 @@ const char *fy_store_writer_error(const struct fy_store_writer *w);
  * errno with errno set, or the error that broke the writer earlier; with
  * err non-NULL the message is copied there. NULL is accepted.
  */
-int fy_store_writer_close(struct fy_store_writer *w, char *err,
-			  size_t errlen);
+int fy_store_writer_close(struct fy_store_writer *w, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* Reader */
@@ -296,8 +295,8 @@ int fy_store_reader_open(struct fy_store_reader **out, const char *path,
 void fy_store_reader_close(struct fy_store_reader *r);
 
 /* Header and footer data; valid until close. No block is read for it. */
-const struct fy_store_info *fy_store_reader_info(
-	const struct fy_store_reader *r);
+const struct fy_store_info *
+fy_store_reader_info(const struct fy_store_reader *r);
 
 /*
  * The columns to decode (mask of FY_STORE_MASK bits; default all). Fields

@@ -62,9 +62,10 @@ uint32_t fy_store_crc32c(uint32_t crc, const void *buf, size_t len)
 /* Column table: the order is the file format. */
 
 #define FSIZE(f) ((uint8_t)sizeof(((struct fy_flow *)0)->f))
-#define C(name, field, kind)                                                  \
-	{                                                                     \
-		name, kind, FSIZE(field), (uint16_t)offsetof(struct fy_flow, field) \
+#define C(name, field, kind)                                      \
+	{                                                         \
+		name, kind, FSIZE(field),                         \
+			(uint16_t)offsetof(struct fy_flow, field) \
 	}
 
 const struct fy_store_coldef fy_store_cols[FY_STORE_NCOLS] = {
@@ -72,12 +73,14 @@ const struct fy_store_coldef fy_store_cols[FY_STORE_NCOLS] = {
 	[FY_STORE_COL_LAST_MS] = C("last_ms", last_ms, FY_STORE_K_LAST),
 	[FY_STORE_COL_PACKETS] = C("packets", packets, FY_STORE_K_INT),
 	[FY_STORE_COL_BYTES] = C("bytes", bytes, FY_STORE_K_INT),
-	[FY_STORE_COL_OUT_PACKETS] = C("out_packets", out_packets, FY_STORE_K_INT),
+	[FY_STORE_COL_OUT_PACKETS] =
+		C("out_packets", out_packets, FY_STORE_K_INT),
 	[FY_STORE_COL_OUT_BYTES] = C("out_bytes", out_bytes, FY_STORE_K_INT),
 	[FY_STORE_COL_SRC] = C("src", src, FY_STORE_K_ADDR),
 	[FY_STORE_COL_DST] = C("dst", dst, FY_STORE_K_ADDR),
 	[FY_STORE_COL_NEXTHOP] = C("nexthop", nexthop, FY_STORE_K_ADDR),
-	[FY_STORE_COL_BGP_NEXTHOP] = C("bgp_nexthop", bgp_nexthop, FY_STORE_K_ADDR),
+	[FY_STORE_COL_BGP_NEXTHOP] =
+		C("bgp_nexthop", bgp_nexthop, FY_STORE_K_ADDR),
 	[FY_STORE_COL_EXPORTER] = C("exporter", exporter, FY_STORE_K_ADDR),
 	[FY_STORE_COL_XLATE_SRC] = C("xlate_src", xlate_src, FY_STORE_K_ADDR),
 	[FY_STORE_COL_XLATE_DST] = C("xlate_dst", xlate_dst, FY_STORE_K_ADDR),
@@ -114,7 +117,8 @@ const struct fy_store_coldef fy_store_cols[FY_STORE_NCOLS] = {
 	[FY_STORE_COL_FW_EVENT] = C("fw_event", fw_event, FY_STORE_K_INT),
 	[FY_STORE_COL_FORWARDING_STATUS] =
 		C("forwarding_status", forwarding_status, FY_STORE_K_INT),
-	[FY_STORE_COL_ENGINE_TYPE] = C("engine_type", engine_type, FY_STORE_K_INT),
+	[FY_STORE_COL_ENGINE_TYPE] =
+		C("engine_type", engine_type, FY_STORE_K_INT),
 	[FY_STORE_COL_ENGINE_ID] = C("engine_id", engine_id, FY_STORE_K_INT),
 	[FY_STORE_COL_NF_VERSION] = C("nf_version", nf_version, FY_STORE_K_INT),
 	[FY_STORE_COL_SRC_MAC] = C("src_mac", src_mac, FY_STORE_K_MAC),
@@ -210,4 +214,3 @@ void fy_store_stats_merge(struct fy_store_stats *to,
 	for (p = 0; p < FY_STORE_P_N; p++)
 		count_merge(&to->proto[p], &from->proto[p]);
 }
-

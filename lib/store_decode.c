@@ -175,7 +175,8 @@ static int dict_geom(const uint8_t *blk, const struct fy_store_blkhdr *h,
 	g->bits = fy_store_dict_bits(g->d);
 	g->raw = (size_t)g->d * h->col[c].width +
 		 ((size_t)h->n * g->bits + 7) / 8;
-	if (!(h->col[c].flags & FY_STORE_CF_LZ4) && h->col[c].size - 4 != g->raw)
+	if (!(h->col[c].flags & FY_STORE_CF_LZ4) &&
+	    h->col[c].size - 4 != g->raw)
 		return -EBADMSG;
 	return 0;
 }

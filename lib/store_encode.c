@@ -32,11 +32,11 @@ struct dict_slot {
 struct fy_store_encoder {
 	uint32_t max_flows;
 	int level;
-	uint64_t *lo, *hi; /* one column: value bytes 0..7 and 8..15 */
-	uint8_t *raw;	   /* its byte planes */
-	uint8_t *draw;	   /* dictionary planes and packed indices */
-	uint8_t *dout;	   /* the dictionary form, compressed */
-	uint32_t *ids;	   /* dictionary index of each flow */
+	uint64_t *lo, *hi;  /* one column: value bytes 0..7 and 8..15 */
+	uint8_t *raw;	    /* its byte planes */
+	uint8_t *draw;	    /* dictionary planes and packed indices */
+	uint8_t *dout;	    /* the dictionary form, compressed */
+	uint32_t *ids;	    /* dictionary index of each flow */
 	uint32_t *first_of; /* a flow holding each dictionary entry */
 	struct dict_slot *tab;
 	unsigned tab_bits;
@@ -70,8 +70,8 @@ int fy_store_encoder_new(struct fy_store_encoder **out, uint32_t max_flows,
 	e->ids = malloc(n * sizeof(uint32_t));
 	e->first_of = malloc(n * sizeof(uint32_t));
 	e->tab = calloc((size_t)1 << e->tab_bits, sizeof(struct dict_slot));
-	e->lz4 = malloc((size_t)(level > 0 ? LZ4_sizeofStateHC() :
-					     LZ4_sizeofState()));
+	e->lz4 = malloc(
+		(size_t)(level > 0 ? LZ4_sizeofStateHC() : LZ4_sizeofState()));
 	if (!e->lo || !e->hi || !e->raw || !e->draw || !e->dout || !e->ids ||
 	    !e->first_of || !e->tab || !e->lz4)
 		goto out;
@@ -162,7 +162,8 @@ static unsigned bytes_for(uint64_t v)
 static inline uint8_t val_byte(const struct fy_store_encoder *e, size_t i,
 			       unsigned k)
 {
-	return (uint8_t)(k < 8 ? e->lo[i] >> (8 * k) : e->hi[i] >> (8 * (k - 8)));
+	return (uint8_t)(k < 8 ? e->lo[i] >> (8 * k)
+			       : e->hi[i] >> (8 * (k - 8)));
 }
 
 /*
@@ -193,7 +194,8 @@ static unsigned load_col(struct fy_store_encoder *e,
 		w = v4 ? 4 : d->size;
 		skip = d->size - w; /* IPv4-mapped: bytes 12..15 only */
 		for (i = 0; i < n; i++) {
-			const uint8_t *p = (const uint8_t *)&f[i] + d->off + skip;
+			const uint8_t *p =
+				(const uint8_t *)&f[i] + d->off + skip;
 
 			e->lo[i] = load_le(p, w < 8 ? w : 8);
 			e->hi[i] = w > 8 ? load_le(p + 8, w - 8) : 0;
@@ -229,8 +231,8 @@ static unsigned load_col(struct fy_store_encoder *e,
  * LZ4 does not make them smaller. Returns the size and sets *lz4, or -1
  * when neither fits.
  */
-static long squeeze(struct fy_store_encoder *e, const uint8_t *src,
-		    size_t len, uint8_t *dst, size_t room, bool *lz4)
+static long squeeze(struct fy_store_encoder *e, const uint8_t *src, size_t len,
+		    uint8_t *dst, size_t room, bool *lz4)
 {
 	size_t lim = len - 1 < room ? len - 1 : room;
 	int c = 0;
@@ -261,8 +263,7 @@ static inline uint32_t slot_of(const struct fy_store_encoder *e, uint64_t lo,
 }
 
 /* Numbers the distinct values; returns how many, 0 if more than dmax. */
-static uint32_t dict_build(struct fy_store_encoder *e, size_t n,
-			   uint32_t dmax)
+static uint32_t dict_build(struct fy_store_encoder *e, size_t n, uint32_t dmax)
 {
 	uint32_t mask = (1u << e->tab_bits) - 1, d = 0, s;
 	size_t i;
@@ -276,8 +277,8 @@ static uint32_t dict_build(struct fy_store_encoder *e, size_t n,
 
 		for (s = slot_of(e, e->lo[i], e->hi[i]);; s = (s + 1) & mask) {
 			t = &e->tab[s];
-			if (t->gen != e->gen || (t->lo == e->lo[i] &&
-						 t->hi == e->hi[i]))
+			if (t->gen != e->gen ||
+			    (t->lo == e->lo[i] && t->hi == e->hi[i]))
 				break;
 		}
 		if (t->gen != e->gen) {
@@ -351,9 +352,9 @@ static long try_dict(struct fy_store_encoder *e, size_t n, unsigned w,
 
 /* Encodes one column at dst; returns its size or -ENOBUFS. */
 static long encode_col(struct fy_store_encoder *e,
-		       const struct fy_store_coldef *d,
-		       const struct fy_flow *f, size_t n, uint64_t t_min,
-		       uint8_t *dst, size_t room, uint8_t *width, uint8_t *flags)
+		       const struct fy_store_coldef *d, const struct fy_flow *f,
+		       size_t n, uint64_t t_min, uint8_t *dst, size_t room,
+		       uint8_t *width, uint8_t *flags)
 {
 	bool same = false, lz4;
 	unsigned w, k;

@@ -14,15 +14,16 @@
 /* Layout constants; docs/file-format.md is the reference. */
 #define FY_STORE_FILE_MAGIC "FYFLOW"
 #define FY_STORE_FILE_MAGIC_LEN 6
-#define FY_STORE_FILE_PREFIX 10	     /* magic, version, header length */
-#define FY_STORE_FILE_HDR_MIN 30     /* header without ident */
+#define FY_STORE_FILE_PREFIX 10	 /* magic, version, header length */
+#define FY_STORE_FILE_HDR_MIN 30 /* header without ident */
 #define FY_STORE_FILE_HDR_MAX 4096
 
 #define FY_STORE_BLK_MAGIC 0x4659424bu /* "FYBK" */
 #define FY_STORE_BLK_FIXED 30	       /* header bytes before descriptors */
 #define FY_STORE_BLK_DESC 6	       /* width, flags, u32 size */
 #define FY_STORE_BLK_MAX_COLS 64       /* columns a block may declare */
-#define FY_STORE_BLK_HDR_LEN(c) (FY_STORE_BLK_FIXED + FY_STORE_BLK_DESC * (c) + 4)
+#define FY_STORE_BLK_HDR_LEN(c) \
+	(FY_STORE_BLK_FIXED + FY_STORE_BLK_DESC * (c) + 4)
 #define FY_STORE_BLK_HDR_MAX FY_STORE_BLK_HDR_LEN(FY_STORE_BLK_MAX_COLS)
 #define FY_STORE_BLK_MAX_BYTES (32u << 20) /* no block is larger */
 
@@ -30,25 +31,27 @@
 #define FY_STORE_CF_LZ4 0x01   /* payload is LZ4 block data */
 #define FY_STORE_CF_CONST 0x02 /* payload is the one value of all flows */
 #define FY_STORE_CF_DICT 0x04  /* dictionary and bit-packed indices */
-#define FY_STORE_CF_KNOWN (FY_STORE_CF_LZ4 | FY_STORE_CF_CONST | FY_STORE_CF_DICT)
+#define FY_STORE_CF_KNOWN \
+	(FY_STORE_CF_LZ4 | FY_STORE_CF_CONST | FY_STORE_CF_DICT)
 #define FY_STORE_DICT_MAX 65536 /* entries; indices fit 16 bits */
 
 #define FY_STORE_FOOT_MAGIC 0x46594654u /* "FYFT" */
 #define FY_STORE_FOOT_FIXED 161		/* up to the exporter list */
 #define FY_STORE_FOOT_EXP 28		/* one exporter */
 #define FY_STORE_FOOT_IDX 32		/* one index entry */
-#define FY_STORE_FOOT_MAX                                                     \
-	(FY_STORE_FOOT_FIXED + FY_STORE_EXPORTERS_MAX * FY_STORE_FOOT_EXP + 4 +  \
-	 (size_t)FY_STORE_MAX_BLOCKS * FY_STORE_FOOT_IDX)
+#define FY_STORE_FOOT_MAX                                                   \
+	(FY_STORE_FOOT_FIXED + FY_STORE_EXPORTERS_MAX * FY_STORE_FOOT_EXP + \
+	 4 + (size_t)FY_STORE_MAX_BLOCKS * FY_STORE_FOOT_IDX)
 #define FY_STORE_TRAILER_LEN 24
 #define FY_STORE_TRAILER_MAGIC "FYFLEND1"
 
 /* Columns needed to recompute the totals of a file without footer. */
-#define FY_STORE_STATS_MASK                                                   \
-	(FY_STORE_MASK(FY_STORE_COL_FIRST_MS) |                               \
-	 FY_STORE_MASK(FY_STORE_COL_LAST_MS) |                                \
-	 FY_STORE_MASK(FY_STORE_COL_PACKETS) |                                \
-	 FY_STORE_MASK(FY_STORE_COL_BYTES) | FY_STORE_MASK(FY_STORE_COL_PROTO))
+#define FY_STORE_STATS_MASK                     \
+	(FY_STORE_MASK(FY_STORE_COL_FIRST_MS) | \
+	 FY_STORE_MASK(FY_STORE_COL_LAST_MS) |  \
+	 FY_STORE_MASK(FY_STORE_COL_PACKETS) |  \
+	 FY_STORE_MASK(FY_STORE_COL_BYTES) |    \
+	 FY_STORE_MASK(FY_STORE_COL_PROTO))
 
 /* How a column is transformed and what its raw width can be. */
 enum fy_store_kind {
@@ -132,8 +135,8 @@ struct fy_store_dblock {
 	uint64_t want; /* columns asked for: the others stay zero */
 	uint64_t mask; /* columns decoded: want, and first_ms for last_ms */
 	struct fy_store_dcol col[FY_STORE_NCOLS];
-	uint64_t *first;		      /* first_ms, n values */
-	uint64_t *last;			      /* last_ms, n values */
+	uint64_t *first; /* first_ms, n values */
+	uint64_t *last;	 /* last_ms, n values */
 	uint8_t *arena;
 	size_t arena_cap;
 	uint64_t *times;

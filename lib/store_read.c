@@ -22,8 +22,8 @@
 
 #include "wire.h"
 
-#define SCAN_CHUNK 65536   /* bytes searched at a time when resyncing */
-#define STATS_FLOWS 256	   /* flows decoded at a time for recovered totals */
+#define SCAN_CHUNK 65536 /* bytes searched at a time when resyncing */
+#define STATS_FLOWS 256	 /* flows decoded at a time for recovered totals */
 
 struct fy_store_reader {
 	int fd;
@@ -96,9 +96,8 @@ static int grow_blk(struct fy_store_reader *r, size_t need)
  * Reads and verifies the block at off, which must end by `limit`, into
  * r->blk. Returns 0, -EBADMSG with *why set, or -errno on a read error.
  */
-static int fetch_block(struct fy_store_reader *r, uint64_t off,
-		       uint64_t limit, struct fy_store_blkhdr *h,
-		       const char **why)
+static int fetch_block(struct fy_store_reader *r, uint64_t off, uint64_t limit,
+		       struct fy_store_blkhdr *h, const char **why)
 {
 	size_t want = FY_STORE_BLK_HDR_MAX;
 	long got;
@@ -329,6 +328,7 @@ static int read_footer(struct fy_store_reader *r, const char **why)
 	fcrc = fy_rd_u32(&rd);
 	*why = "bad trailer";
 	if (flen < FY_STORE_FOOT_FIXED + 4 || flen > FY_STORE_FOOT_MAX ||
+	    flen > size - FY_STORE_TRAILER_LEN - r->hdr_len ||
 	    foot_off < r->hdr_len ||
 	    foot_off != size - FY_STORE_TRAILER_LEN - flen)
 		return 2;
@@ -338,7 +338,8 @@ static int read_footer(struct fy_store_reader *r, const char **why)
 	rc = 2;
 	if (got < 0) {
 		rc = (int)got;
-	} else if ((size_t)got != flen || fy_store_crc32c(0, buf, flen) != fcrc) {
+	} else if ((size_t)got != flen ||
+		   fy_store_crc32c(0, buf, flen) != fcrc) {
 		*why = "footer checksum mismatch";
 	} else if ((rc = parse_footer(r, buf, flen, foot_off, why)) == 0) {
 		r->info.data_end = foot_off;
@@ -435,10 +436,19 @@ static int scan(struct fy_store_reader *r)
 		if (rc == 0 && !spend(r, h.len))
 			break;
 		if (rc == 0) {
-			e = (struct fy_store_idx){off, h.len, h.n, h.t_min,
-						  h.t_max, false};
-			if ((rc = idx_push(r, &e)) != 0 ||
-			    (rc = add_block_stats(r, &h, tmp)) != 0)
+			/* A checksum can be right on a lying block: if it does
+			 * not decode, it is listed as bad, the scan goes on. */
+			rc = add_block_stats(r, &h, tmp);
+			e = (struct fy_store_idx){off,	   h.len,   h.n,
+						  h.t_min, h.t_max, rc != 0};
+			if (rc == -EBADMSG) {
+				e.t_min = 0;
+				e.t_max = UINT64_MAX;
+				r->info.bad_blocks++;
+			} else if (rc) {
+				break;
+			}
+			if ((rc = idx_push(r, &e)) != 0)
 				break;
 			off += h.len;
 			r->info.data_end = off;
@@ -451,8 +461,8 @@ static int scan(struct fy_store_reader *r)
 			break;
 		}
 		/* A damaged stretch between good blocks: listed, reported. */
-		e = (struct fy_store_idx){off, (uint32_t)0, 0, 0, UINT64_MAX,
-					  true};
+		e = (struct fy_store_idx){off, (uint32_t)0, 0,
+					  0,   UINT64_MAX,  true};
 		if ((rc = idx_push(r, &e)) != 0)
 			break;
 		r->info.bad_blocks++;
@@ -470,15 +480,16 @@ static void scan_message(struct fy_store_reader *r, const char *why)
 	int k;
 
 	if (r->info.flags & FY_STORE_INFO_FOOTER_BAD)
-		k = snprintf(r->msg, sizeof(r->msg),
-			     "file %s: footer damaged (%s), read %zu blocks up to offset %llu",
-			     r->path, why, good,
-			     (unsigned long long)r->info.data_end);
+		k = snprintf(
+			r->msg, sizeof(r->msg),
+			"file %s: footer damaged (%s), read %zu blocks up to offset %llu",
+			r->path, why, good,
+			(unsigned long long)r->info.data_end);
 	else
-		k = snprintf(r->msg, sizeof(r->msg),
-			     "file %s: no footer, read %zu blocks up to offset %llu",
-			     r->path, good,
-			     (unsigned long long)r->info.data_end);
+		k = snprintf(
+			r->msg, sizeof(r->msg),
+			"file %s: no footer, read %zu blocks up to offset %llu",
+			r->path, good, (unsigned long long)r->info.data_end);
 	if (r->info.bad_blocks && k > 0 && (size_t)k < sizeof(r->msg))
 		snprintf(r->msg + k, sizeof(r->msg) - (size_t)k,
 			 ", %zu damaged stretches skipped", r->info.bad_blocks);
@@ -574,8 +585,8 @@ void fy_store_reader_close(struct fy_store_reader *r)
 	free(r);
 }
 
-const struct fy_store_info *fy_store_reader_info(
-	const struct fy_store_reader *r)
+const struct fy_store_info *
+fy_store_reader_info(const struct fy_store_reader *r)
 {
 	return &r->info;
 }

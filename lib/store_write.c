@@ -103,8 +103,9 @@ static int write_piece(struct fy_store_writer *w, const void *buf, size_t len,
 		return 0;
 	}
 	saved = errno;
-	set_msg(w->msg, sizeof(w->msg), "file %s: writing %s at offset %llu: %s",
-		w->path, what, (unsigned long long)w->off, strerror(-r));
+	set_msg(w->msg, sizeof(w->msg),
+		"file %s: writing %s at offset %llu: %s", w->path, what,
+		(unsigned long long)w->off, strerror(-r));
 	if (ftruncate(w->fd, (off_t)w->off) != 0)
 		w->broken = r;
 	errno = saved;
@@ -144,7 +145,8 @@ int fy_store_writer_open(struct fy_store_writer **out, const char *path,
 
 	*out = NULL;
 	set_msg(err, errlen, "%s", "");
-	if (!path || o->block_flows > FY_STORE_MAX_BLOCK_FLOWS || o->level < 0) {
+	if (!path || o->block_flows > FY_STORE_MAX_BLOCK_FLOWS ||
+	    o->level < 0) {
 		set_msg(err, errlen, "file %s: bad writer options",
 			path ? path : "(null)");
 		goto out;
@@ -231,8 +233,8 @@ static int put_encoded(struct fy_store_writer *w, const uint8_t *blk,
 	/* Room in the index first: a block on disk is always indexed. */
 	if ((r = index_add(w, off, (uint32_t)len, blk)) != 0) {
 		set_msg(w->msg, sizeof(w->msg), "file %s: %s", w->path,
-			r == -EFBIG ? "block limit reached, rotate" :
-				      "out of memory");
+			r == -EFBIG ? "block limit reached, rotate"
+				    : "out of memory");
 		errno = -r;
 		w->lost_flows += st->all.flows;
 		return r;
@@ -363,8 +365,8 @@ int fy_store_writer_set_exporters(struct fy_store_writer *w,
 	return 0;
 }
 
-const struct fy_store_stats *fy_store_writer_stats(
-	const struct fy_store_writer *w)
+const struct fy_store_stats *
+fy_store_writer_stats(const struct fy_store_writer *w)
 {
 	return &w->stats;
 }
@@ -456,8 +458,9 @@ static int finish(struct fy_store_writer *w)
 	if ((lost = fy_store_writer_flush(w, false)) != 0 && w->broken)
 		return lost;
 	if ((r = build_footer(w, &foot, &len)) != 0) {
-		set_msg(w->msg, sizeof(w->msg), "file %s: building the footer: %s",
-			w->path, strerror(-r));
+		set_msg(w->msg, sizeof(w->msg),
+			"file %s: building the footer: %s", w->path,
+			strerror(-r));
 		goto out;
 	}
 	if ((r = write_piece(w, foot, len, "the footer")) != 0)
@@ -474,8 +477,7 @@ out:
 	return r;
 }
 
-int fy_store_writer_close(struct fy_store_writer *w, char *err,
-			  size_t errlen)
+int fy_store_writer_close(struct fy_store_writer *w, char *err, size_t errlen)
 {
 	int r;
 

@@ -140,11 +140,15 @@ static void path_of(char *buf, size_t len, const char *name)
 static void write_file(const char *path, const struct fy_flow *f, size_t n,
 		       uint32_t block, int level, size_t flush_every)
 {
-	struct fy_store_opts o = {.block_flows = block, .level = level,
-				  .ident = "router-1", .created_ms = 1234,
+	struct fy_store_opts o = {.block_flows = block,
+				  .level = level,
+				  .ident = "router-1",
+				  .created_ms = 1234,
 				  .no_fsync = true};
-	struct fy_store_exporter ex = {.family = FY_AF_INET, .nf_version = 9,
-				       .port = 2055, .domain = 3,
+	struct fy_store_exporter ex = {.family = FY_AF_INET,
+				       .nf_version = 9,
+				       .port = 2055,
+				       .domain = 3,
 				       .sampling_interval = 100};
 	struct fy_store_writer *w;
 	char err[FY_STORE_MSG_MAX];
@@ -152,7 +156,8 @@ static void write_file(const char *path, const struct fy_flow *f, size_t n,
 
 	fy_addr_set_v4(&ex.addr, 0xc0000201);
 	unlink(path);
-	assert_int_equal(fy_store_writer_open(&w, path, &o, err, sizeof(err)), 0);
+	assert_int_equal(fy_store_writer_open(&w, path, &o, err, sizeof(err)),
+			 0);
 	for (i = 0; i < n; i += k) {
 		k = n - i < 37 ? n - i : 37; /* batches across block edges */
 		if (flush_every && k > flush_every - i % flush_every)
@@ -169,7 +174,7 @@ static void write_file(const char *path, const struct fy_flow *f, size_t n,
 struct readout {
 	struct fy_flow *f;
 	size_t n;
-	size_t bad;	     /* -EBADMSG returns */
+	size_t bad;		    /* -EBADMSG returns */
 	char msg[FY_STORE_MSG_MAX]; /* the last of them */
 };
 
@@ -211,8 +216,8 @@ static int read_file(const char *path, uint64_t mask, size_t cap_flows,
 	return 0;
 }
 
-static void assert_flows_equal(const struct fy_flow *a,
-			       const struct fy_flow *b, size_t n)
+static void assert_flows_equal(const struct fy_flow *a, const struct fy_flow *b,
+			       size_t n)
 {
 	size_t i;
 
@@ -278,8 +283,8 @@ static void test_crc32c(void **state)
 	/* The check value of CRC-32C (RFC 3720, and every CRC catalogue). */
 	assert_int_equal(fy_store_crc32c(0, "123456789", 9), 0xe3069283u);
 	/* Chaining gives the CRC of the concatenation. */
-	assert_int_equal(fy_store_crc32c(fy_store_crc32c(0, "1234", 4),
-					 "56789", 5),
+	assert_int_equal(fy_store_crc32c(fy_store_crc32c(0, "1234", 4), "56789",
+					 5),
 			 0xe3069283u);
 	assert_int_equal(fy_store_crc32c(0, "", 0), 0);
 }
@@ -314,8 +319,8 @@ static void check_encodings(const char *path, bool want_v6)
 	nb = block_offsets(buf, len, offs, 255);
 	assert_true(nb > 0);
 	for (b = 0; b < nb; b++) {
-		assert_int_equal(fy_store_blk_parse(buf + offs[b], len - offs[b],
-						    &h, &why),
+		assert_int_equal(fy_store_blk_parse(buf + offs[b],
+						    len - offs[b], &h, &why),
 				 0);
 		assert_true(fy_store_blk_crc_ok(buf + offs[b], &h));
 		for (c = 0; c < h.ncols; c++) {
@@ -323,8 +328,9 @@ static void check_encodings(const char *path, bool want_v6)
 
 			seen_dict |= (fl & FY_STORE_CF_DICT) != 0;
 			seen_const |= (fl & FY_STORE_CF_CONST) != 0;
-			seen_plain |= h.col[c].width && !(fl & (FY_STORE_CF_DICT |
-								FY_STORE_CF_CONST));
+			seen_plain |=
+				h.col[c].width &&
+				!(fl & (FY_STORE_CF_DICT | FY_STORE_CF_CONST));
 			seen_zero |= h.col[c].width == 0;
 		}
 		seen_v4 |= h.col[FY_STORE_COL_SRC].width == 4;
@@ -403,8 +409,8 @@ static void test_roundtrip_edges(void **state)
 	path_of(path, sizeof(path), "edges.fy");
 	for (uint32_t block = 1; block <= 5; block += 4) {
 		write_file(path, f, 5, block, 0, 0);
-		assert_int_equal(read_file(path, FY_STORE_COLS_ALL, 5, &ro, NULL),
-				 0);
+		assert_int_equal(
+			read_file(path, FY_STORE_COLS_ALL, 5, &ro, NULL), 0);
 		assert_int_equal(ro.n, 5);
 		assert_flows_equal(ro.f, f, 5);
 		assert_true(fy_addr_is_v4(&ro.f[3].nexthop));
@@ -426,7 +432,8 @@ static void test_column_mask(void **state)
 	const size_t n = 1200;
 	struct fy_flow *f = make_flows(n, 400, true), want;
 	const uint64_t masks[] = {
-		FY_STORE_MASK(FY_STORE_COL_SRC) | FY_STORE_MASK(FY_STORE_COL_DST) |
+		FY_STORE_MASK(FY_STORE_COL_SRC) |
+			FY_STORE_MASK(FY_STORE_COL_DST) |
 			FY_STORE_MASK(FY_STORE_COL_BYTES),
 		FY_STORE_MASK(FY_STORE_COL_LAST_MS),
 		FY_STORE_MASK(FY_STORE_COL_FIRST_MS),
@@ -503,7 +510,8 @@ static void test_footer_totals(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < n; i++) /* every protocol bucket used */
-		f[i].proto = (uint8_t)((const uint8_t[]){6, 17, 1, 58, 47}[i % 5]);
+		f[i].proto =
+			(uint8_t)((const uint8_t[]){6, 17, 1, 58, 47}[i % 5]);
 	fy_store_stats_add(&want, f, n);
 	path_of(path, sizeof(path), "totals.fy");
 	write_file(path, f, n, 700, 0, 0);
@@ -615,11 +623,11 @@ static void test_torn_tail_every_offset(void **state)
 		struct fy_store_reader *r;
 		char err[FY_STORE_MSG_MAX];
 
-		assert_int_equal(fy_store_reader_open(&r, cut, err, sizeof(err)),
-				 0);
+		assert_int_equal(
+			fy_store_reader_open(&r, cut, err, sizeof(err)), 0);
 		snprintf(want_msg, sizeof(want_msg),
-			 "file %s: no footer, read 3 blocks up to offset %zu", cut,
-			 offs[3]);
+			 "file %s: no footer, read 3 blocks up to offset %zu",
+			 cut, offs[3]);
 		assert_string_equal(fy_store_reader_message(r), want_msg);
 		fy_store_reader_close(r);
 	}
@@ -687,14 +695,14 @@ static void flip_case(bool keep_footer)
 	for (pos = offs[2]; pos < offs[3]; pos += 97) {
 		buf[pos] ^= 0x10;
 		spit(path, buf, keep_footer ? len : offs[5]);
-		assert_int_equal(read_file(path, FY_STORE_COLS_ALL, n, &ro, &info),
-				 0);
+		assert_int_equal(
+			read_file(path, FY_STORE_COLS_ALL, n, &ro, &info), 0);
 		assert_int_equal(ro.bad, 1);
 		assert_int_equal(ro.n, n - block);
 		assert_flows_equal(ro.f, f, 2 * block);
 		assert_flows_equal(ro.f + 2 * block, f + 3 * block, 2 * block);
-		snprintf(want, sizeof(want), "file %s: block 2 at offset %zu: ",
-			 path, offs[2]);
+		snprintf(want, sizeof(want),
+			 "file %s: block 2 at offset %zu: ", path, offs[2]);
 		assert_memory_equal(ro.msg, want, strlen(want));
 		if (!keep_footer) {
 			assert_int_equal(info.bad_blocks, 1);
@@ -735,7 +743,8 @@ static void test_flip_every_byte(void **state)
 	write_file(path, f, n, 30, 0, 0);
 	buf = slurp(path, &len);
 	/* Every byte of headers, descriptors and footer; payload sampled. */
-	for (pos = 0; pos < len; pos += (pos >= 400 && pos + 2000 < len) ? 11 : 1) {
+	for (pos = 0; pos < len;
+	     pos += (pos >= 400 && pos + 2000 < len) ? 11 : 1) {
 		buf[pos] ^= 0xa5;
 		spit(path, buf, len);
 		rc = read_file(path, FY_STORE_COLS_ALL, n, &ro, NULL);
@@ -797,6 +806,72 @@ static void test_hostile_block_valid_crc(void **state)
 	free(f);
 }
 
+/*
+ * A hand-made block of 4 flows whose only column is proto, stored as a
+ * dictionary of 3 entries with 2-bit indices `packed`, and a right CRC.
+ */
+static size_t craft_block(uint8_t *out, uint8_t packed)
+{
+	const size_t hl = FY_STORE_BLK_HDR_LEN(FY_STORE_NCOLS);
+	const uint8_t payload[8] = {0, 0, 0, 3, 6, 17, 1, packed};
+	size_t len = hl + sizeof(payload);
+	uint8_t *d;
+	uint32_t crc;
+
+	memset(out, 0, hl);
+	memcpy(out, "FYBK", 4);
+	out[6] = (uint8_t)(len >> 8);
+	out[7] = (uint8_t)len;
+	out[11] = 4; /* flows; times all zero */
+	out[28] = FY_STORE_NCOLS;
+	d = out + FY_STORE_BLK_FIXED + FY_STORE_BLK_DESC * FY_STORE_COL_PROTO;
+	d[0] = 1; /* width */
+	d[1] = FY_STORE_CF_DICT;
+	d[5] = sizeof(payload);
+	memcpy(out + hl, payload, sizeof(payload));
+	crc = fy_store_crc32c(0, out, hl - 4);
+	crc = fy_store_crc32c(crc, out + hl, sizeof(payload));
+	out[hl - 4] = (uint8_t)(crc >> 24);
+	out[hl - 3] = (uint8_t)(crc >> 16);
+	out[hl - 2] = (uint8_t)(crc >> 8);
+	out[hl - 1] = (uint8_t)crc;
+	return len;
+}
+
+/* A dictionary index past the dictionary, under a valid CRC. */
+static void test_hostile_dict_index(void **state)
+{
+	uint8_t file[4096], *hdr;
+	struct fy_store_info info;
+	struct readout ro;
+	char path[128];
+	size_t len, hl;
+
+	(void)state;
+	path_of(path, sizeof(path), "dict.fy");
+	write_file(path, NULL, 0, 10, 0, 0);
+	hdr = slurp(path, &len);
+	hl = (size_t)(hdr[8] << 8 | hdr[9]);
+	memcpy(file, hdr, hl);
+	free(hdr);
+	len = hl;
+	len += craft_block(file + len, 0xa4); /* indices 0 1 2 2: fine */
+	len += craft_block(file + len, 0xe4); /* indices 0 1 2 3: 3 >= 3 */
+	len += craft_block(file + len, 0xa4);
+	spit(path, file, len);
+	assert_int_equal(read_file(path, FY_STORE_COLS_ALL, 16, &ro, &info), 0);
+	assert_int_equal(info.flags, FY_STORE_INFO_NO_FOOTER);
+	assert_int_equal(info.bad_blocks, 1);
+	assert_int_equal(info.stats.all.flows, 8);
+	assert_int_equal(ro.bad, 1);
+	assert_int_equal(ro.n, 8);
+	assert_int_equal(ro.f[0].proto, 6);
+	assert_int_equal(ro.f[1].proto, 17);
+	assert_int_equal(ro.f[3].proto, 1);
+	assert_int_equal(ro.f[7].proto, 1);
+	free(ro.f);
+}
+
 static void test_newer_version_rejected(void **state)
 {
 	struct fy_store_reader *r = (void *)1;
@@ -817,7 +892,8 @@ static void test_newer_version_rejected(void **state)
 			 -ENOTSUP);
 	assert_null(r);
 	snprintf(want, sizeof(want),
-		 "file %s: format version 2 is newer than this build's 1", path);
+		 "file %s: format version 2 is newer than this build's 1",
+		 path);
 	assert_string_equal(err, want);
 	free(buf);
 }
@@ -894,7 +970,8 @@ static void test_write_error_mid_file(void **state)
 	path_of(path, sizeof(path), "full.fy");
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	old_handler = signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(fy_store_writer_open(&w, path, &o, err, sizeof(err)), 0);
+	assert_int_equal(fy_store_writer_open(&w, path, &o, err, sizeof(err)),
+			 0);
 	lim = old;
 	lim.rlim_cur = 40000;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
@@ -944,12 +1021,12 @@ static void test_put_block(void **state)
 	assert_non_null(blk);
 	assert_int_equal(fy_store_encoder_new(&e, 300, 1), 0);
 	path_of(path, sizeof(path), "put.fy");
-	assert_int_equal(fy_store_writer_open(&w, path, &o, err, sizeof(err)), 0);
+	assert_int_equal(fy_store_writer_open(&w, path, &o, err, sizeof(err)),
+			 0);
 	/* 10 buffered flows go out first: arrival order is kept. */
 	assert_int_equal(fy_store_writer_append(w, f, 10), 0);
-	assert_int_equal(fy_store_block_encode(e, f + 10, 300, blk, cap, &len,
-					       &st),
-			 0);
+	assert_int_equal(
+		fy_store_block_encode(e, f + 10, 300, blk, cap, &len, &st), 0);
 	assert_int_equal(st.all.flows, 300);
 	assert_int_equal(fy_store_writer_put_block(w, blk, len, &st), 0);
 	assert_int_equal(fy_store_writer_put_block(w, blk, len - 1, &st),
@@ -1025,7 +1102,8 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(fy_store_encoder_new(&e, 0, 0), -EINVAL);
 	assert_int_equal(fy_store_encoder_new(&e, 10, -1), -EINVAL);
 	o.block_flows = 0;
-	assert_int_equal(fy_store_writer_open(&w, path, &o, err, sizeof(err)), 0);
+	assert_int_equal(fy_store_writer_open(&w, path, &o, err, sizeof(err)),
+			 0);
 	assert_int_equal(fy_store_writer_set_exporters(w, ex, 17), -E2BIG);
 	assert_int_equal(fy_store_writer_append(w, NULL, 1), -EINVAL);
 	assert_int_equal(fy_store_writer_close(w, err, sizeof(err)), 0);
@@ -1065,6 +1143,7 @@ int main(void)
 		cmocka_unit_test(test_bit_flip_without_footer),
 		cmocka_unit_test(test_flip_every_byte),
 		cmocka_unit_test(test_hostile_block_valid_crc),
+		cmocka_unit_test(test_hostile_dict_index),
 		cmocka_unit_test(test_newer_version_rejected),
 		cmocka_unit_test(test_garbage_files),
 		cmocka_unit_test(test_write_to_full_device),
