@@ -103,6 +103,8 @@ LIBA       := $(BUILD)/libflowyard.a
 ASAN_LIBA  := $(BUILD)/asan/libflowyard.a
 FUZZ_LIBA  := $(BUILD)/fuzz/libflowyard.a
 BIN_FILES  := $(PROGS:%=$(BUILD)/bin/%)
+# Test and benchmark tools (load generators...): tests/tools/*.c, one each.
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 UNIT_BINS  := $(UNIT:%=$(BUILD)/tests/%)
 ASAN_BINS  := $(UNIT:%=$(BUILD)/asan/tests/%)
 FUZZ_BINS  := $(FUZZ:%=$(BUILD)/fuzz/%)
@@ -200,7 +202,7 @@ all: lib programs
 	@:
 lib: $(LIBA)
 	@:
-programs: $(BIN_FILES)
+programs: $(BIN_FILES) $(TOOL_BINS)
 	@:
 tests: $(UNIT_BINS)
 	@:
@@ -268,6 +270,10 @@ $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
 endef
 $(foreach p,$(PROGS),$(eval $(call program_rule,$(p))))
 
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIBA)
+	$(call msg,LD,$@)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(DEP_LIBS) $(LDLIBS)
+
 # Unit tests: build/tests/test_x from tests/unit/test_x.c.
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBA)
 	$(call msg,LD,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) \
@@ -294,7 +300,8 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIBA)
 OK := $(BUILD)/ok
 RESULTS := $(BUILD)/results.txt
 CHECK_ENV = BUILD='$(BUILD)' OK='$(OK)' RESULTS='$(RESULTS)' TOP='$(CURDIR)' \
-	    BIN='$(abspath $(BUILD)/bin)' TEST_TIMEOUT='$(TEST_TIMEOUT)' \
+	    BIN='$(abspath $(BUILD)/bin)' TOOLS='$(abspath $(BUILD)/tools)' \
+	    TEST_TIMEOUT='$(TEST_TIMEOUT)' \
 	    FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)'
 CHECK = $(CHECK_ENV) bash tests/check.sh
 

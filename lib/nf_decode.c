@@ -77,6 +77,7 @@ struct pending {
 struct fy_nfdec {
 	struct fy_nfdec_cfg cfg;
 	struct fy_nfdec_totals totals;
+	struct fy_nfdec_result last;
 	struct session **sess_tab;
 	uint32_t sess_buckets;
 	uint32_t nsess;
@@ -97,6 +98,8 @@ struct ctx {
 	uint64_t serial;
 	uint64_t data_records; /* this packet's, for IPFIX sequencing */
 	uint32_t waiting; /* this packet's sets still waiting for a template */
+	uint64_t seq_failures; /* added by this packet */
+	uint64_t lost_flows;
 	fy_nfdec_emit_fn emit;
 	void *arg;
 };
@@ -1244,17 +1247,19 @@ static int template_set(struct ctx *c, const uint8_t *data, size_t len,
  * `seq` is what the packet says; `advance` what the next one should add.
  * A packet behind the expected number is late or repeated, not a loss.
  */
-static void sequence_check(struct session *s, uint32_t seq,
-			   uint64_t advance, uint64_t flows_per_unit,
-			   bool known)
+static void sequence_check(struct ctx *c, uint32_t seq, uint64_t advance,
+			   uint64_t flows_per_unit, bool known)
 {
+	struct session *s = c->s;
+
 	if (s->seq_valid && seq != s->next_seq) {
 		uint32_t gap = seq - s->next_seq;
 		s->st.seq_failures++;
-		if (gap < 0x80000000u)
-			s->st.lost_flows += (uint64_t)gap * flows_per_unit;
-		else
+		c->seq_failures++;
+		if (gap >= 0x80000000u)
 			return; /* late packet: keep expecting the same */
+		s->st.lost_flows += (uint64_t)gap * flows_per_unit;
+		c->lost_flows += (uint64_t)gap * flows_per_unit;
 	}
 	s->seq_valid = known;
 	s->next_seq = (uint32_t)(seq + advance);
@@ -1326,7 +1331,7 @@ static int decode_v5(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
 		f->domain = c->s->domain;
 		f->nf_version = FY_NF_V5;
 	}
-	sequence_check(c->s, seq, count, 1, true);
+	sequence_check(c, seq, count, 1, true);
 	return FY_NFDEC_OK;
 }
 
@@ -1384,7 +1389,7 @@ static int decode_v9(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
 		uint64_t per = c->s->st.packets ? (c->s->st.flows + d->nout) /
 							  (c->s->st.packets + 1)
 						: 1;
-		sequence_check(c->s, seq, 1, per ? per : 1, true);
+		sequence_check(c, seq, 1, per ? per : 1, true);
 	}
 	return status;
 }
@@ -1408,7 +1413,7 @@ static int decode_ipfix(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
 	c->export_ms = (uint64_t)secs * 1000;
 	status = walk_sets(c, &msg, true, now_ms);
 	if (status == FY_NFDEC_OK)
-		sequence_check(c->s, seq, c->data_records, 1,
+		sequence_check(c, seq, c->data_records, 1,
 			       c->waiting == 0);
 	return status;
 }
@@ -1427,6 +1432,7 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 	c.serial = ++d->serial;
 	d->nout = 0;
 
+	memset(&d->last, 0, sizeof(d->last));
 	version = fy_rd_u16(&rd);
 	if (rd.err) {
 		d->totals.malformed++;
@@ -1447,6 +1453,11 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 		return FY_NFDEC_BAD_VERSION;
 	}
 	if (c.s) {
+		d->last.stats = &c.s->st;
+		d->last.domain = c.s->domain;
+		d->last.version = c.s->version;
+		d->last.seq_failures = c.seq_failures;
+		d->last.lost_flows = c.lost_flows;
 		c.s->st.packets++;
 		if (c.s->st.first_seen_ms == 0)
 			c.s->st.first_seen_ms = now_ms;
@@ -1525,6 +1536,11 @@ void fy_nfdec_free(struct fy_nfdec *d)
 const struct fy_nfdec_totals *fy_nfdec_totals(const struct fy_nfdec *d)
 {
 	return &d->totals;
+}
+
+const struct fy_nfdec_result *fy_nfdec_result(const struct fy_nfdec *d)
+{
+	return &d->last;
 }
 
 int fy_nfdec_foreach_session(const struct fy_nfdec *d,

@@ -117,6 +117,17 @@ void fy_nfdec_expire(struct fy_nfdec *d, uint64_t now_ms);
 
 const struct fy_nfdec_totals *fy_nfdec_totals(const struct fy_nfdec *d);
 
+/* What the last fy_nfdec_decode call did to its session's counters. */
+struct fy_nfdec_result {
+	const struct fy_nfdec_stats *stats; /* its session; NULL if none */
+	uint32_t domain;
+	uint8_t version;
+	uint64_t seq_failures; /* added by this packet */
+	uint64_t lost_flows;   /* added by this packet */
+};
+
+const struct fy_nfdec_result *fy_nfdec_result(const struct fy_nfdec *d);
+
 /* Calls `fn` for every session; stops early if it returns non-zero. */
 int fy_nfdec_foreach_session(const struct fy_nfdec *d,
 			     int (*fn)(void *arg,

@@ -873,6 +873,10 @@ static void test_sequence_v5(void **state)
 	fy_nfdec_decode(d, &s, b, n, 1, NULL, NULL);
 	n = build_v5(b, sizeof(b), 5, 1020, 0); /* 10 flows lost */
 	fy_nfdec_decode(d, &s, b, n, 1, NULL, NULL);
+	assert_int_equal(fy_nfdec_result(d)->seq_failures, 1);
+	assert_int_equal(fy_nfdec_result(d)->lost_flows, 10);
+	assert_int_equal(fy_nfdec_result(d)->domain, 0x102);
+	assert_int_equal(fy_nfdec_result(d)->stats->flows, 15);
 	assert_int_equal(stats_of(d, 9995, 0x102).st.seq_failures, 1);
 	assert_int_equal(stats_of(d, 9995, 0x102).st.lost_flows, 10);
 	n = build_v5(b, sizeof(b), 5, 1010, 0); /* a late one: no loss */

@@ -1,0 +1,804 @@
+/*
+ * tree.c - per-exporter file trees and their writer thread.
+ */
+#include "tree.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ftree.h"
+#include "log.h"
+
+#define BATCH_FLOWS 2048
+#define MAX_BATCHES 128 /* about 60 MB of flows in flight at most */
+#define PATH_LEN 4096
+
+extern char **environ;
+
+enum job_type { JOB_FLOWS, JOB_FLUSH, JOB_OPEN, JOB_ROTATE, JOB_STOP };
+
+/* Waiters for rotations done: a Rotate command, the final shutdown. */
+struct done {
+	unsigned pending;
+	unsigned closed;
+};
+
+struct job {
+	struct job *next;
+	enum job_type type;
+	struct tree *t;
+	time_t slot;
+	bool final;
+	uint64_t seq_failures;
+	size_t nex;
+	struct fy_store_exporter ex[FY_STORE_EXPORTERS_MAX];
+	struct done *done;
+};
+
+struct batch {
+	struct job job; /* first: a full batch is its own FLOWS job */
+	struct batch *next_free;
+	size_t n;
+	struct fy_flow f[BATCH_FLOWS];
+};
+
+struct tree {
+	char ident[CFG_IDENT_MAX];
+	char dir[CFG_PATH_MAX];
+	uint32_t block_flows;
+
+	/* receive thread */
+	struct batch *cur;
+	struct tree_stats st;
+	uint64_t seq_in_file;
+	size_t nex;
+	struct fy_store_exporter ex[FY_STORE_EXPORTERS_MAX];
+
+	/* writer thread */
+	struct fy_store_writer *w;
+	time_t slot;
+	char temp[PATH_LEN];
+	bool open_failed;
+
+	pthread_mutex_t lock; /* guards `current` for status readers */
+	char current[PATH_LEN];
+};
+
+struct trees {
+	const struct cfg *cfg;
+	pthread_t thread;
+	bool running;
+	time_t slot;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cv_work; /* jobs queued */
+	pthread_cond_t cv_free; /* a batch came back */
+	pthread_cond_t cv_done; /* a waited-for rotation finished */
+	struct job *head, *tail;
+	struct batch *free_list;
+	size_t nbatches;
+	struct trees_wstats ws;
+
+	struct tree **v;
+	size_t n, cap;
+};
+
+/* ---- queue ---- */
+
+static void push(struct trees *ts, struct job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&ts->lock);
+	if (ts->tail)
+		ts->tail->next = j;
+	else
+		ts->head = j;
+	ts->tail = j;
+	pthread_cond_signal(&ts->cv_work);
+	pthread_mutex_unlock(&ts->lock);
+}
+
+static struct batch *batch_get(struct trees *ts)
+{
+	struct batch *b = NULL;
+
+	pthread_mutex_lock(&ts->lock);
+	while (b == NULL) {
+		if (ts->free_list) {
+			b = ts->free_list;
+			ts->free_list = b->next_free;
+		} else if (ts->nbatches < MAX_BATCHES &&
+			   (b = malloc(sizeof(*b))) != NULL) {
+			ts->nbatches++;
+		} else {
+			/* the writer is behind: the socket buffer waits */
+			ts->ws.batch_waits++;
+			pthread_cond_wait(&ts->cv_free, &ts->lock);
+		}
+	}
+	pthread_mutex_unlock(&ts->lock);
+	b->n = 0;
+	return b;
+}
+
+static void batch_put(struct trees *ts, struct batch *b)
+{
+	pthread_mutex_lock(&ts->lock);
+	b->next_free = ts->free_list;
+	ts->free_list = b;
+	pthread_cond_signal(&ts->cv_free);
+	pthread_mutex_unlock(&ts->lock);
+}
+
+static void send_batch(struct trees *ts, struct tree *t)
+{
+	struct batch *b = t->cur;
+
+	t->cur = NULL;
+	memset(&b->job, 0, sizeof(b->job));
+	b->job.type = JOB_FLOWS;
+	b->job.t = t;
+	push(ts, &b->job);
+}
+
+static void push_simple(struct trees *ts, struct tree *t, enum job_type type,
+			time_t slot)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		fy_err("tree %s: out of memory for a writer job", t->ident);
+		return;
+	}
+	j->type = type;
+	j->t = t;
+	j->slot = slot;
+	push(ts, j);
+}
+
+/* ---- writer thread: files ---- */
+
+static void set_current(struct tree *t, const char *path)
+{
+	pthread_mutex_lock(&t->lock);
+	snprintf(t->current, sizeof(t->current), "%s", path);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static int slot_paths(const struct trees *ts, const struct tree *t,
+		      time_t slot, char *dir, size_t dlen)
+{
+	return fy_ftree_slot_dir(dir, dlen, t->dir, ts->cfg->layout, slot,
+				 ts->cfg->localtime);
+}
+
+static void open_file(struct trees *ts, struct tree *t)
+{
+	struct fy_store_opts o = {
+		.block_flows = t->block_flows,
+		.level = ts->cfg->lz4_level,
+		.ident = t->ident,
+	};
+	char dir[PATH_LEN], name[128], err[FY_STORE_MSG_MAX];
+	int n;
+
+	if (slot_paths(ts, t, t->slot, dir, sizeof(dir)) ||
+	    fy_ftree_temp_name(name, sizeof(name), FY_FTREE_PREFIX,
+			       getpid()))
+		goto fail_path;
+	n = snprintf(t->temp, sizeof(t->temp), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(t->temp))
+		goto fail_path;
+	if (fy_mkdir_p(dir, 0755)) {
+		if (!t->open_failed)
+			fy_err("tree %s: cannot create %s: %s", t->ident, dir,
+			       strerror(errno));
+		goto fail;
+	}
+	o.created_ms = (uint64_t)t->slot * 1000;
+	if (fy_store_writer_open(&t->w, t->temp, &o, err, sizeof(err))) {
+		if (!t->open_failed)
+			fy_err("tree %s: %s", t->ident, err);
+		goto fail;
+	}
+	if (t->open_failed)
+		fy_notice("tree %s: writing again, to %s", t->ident, t->temp);
+	t->open_failed = false;
+	set_current(t, t->temp);
+	return;
+fail_path:
+	fy_err("tree %s: path too long under %s", t->ident, t->dir);
+fail:
+	t->w = NULL;
+	t->open_failed = true;
+}
+
+/* Replaces %f %d %t %i in the -x command; %% is a percent sign. */
+static void expand_exec(const char *fmt, const char *file, const char *ident,
+			const char *stamp, char *out, size_t len)
+{
+	char dirbuf[PATH_LEN];
+	size_t o = 0;
+
+	snprintf(dirbuf, sizeof(dirbuf), "%s", file);
+	for (; *fmt && o + 1 < len; fmt++) {
+		const char *sub = NULL;
+		if (*fmt == '%' && fmt[1]) {
+			switch (fmt[1]) {
+			case 'f':
+				sub = file;
+				break;
+			case 'd':
+				sub = dirname(dirbuf);
+				break;
+			case 't':
+				sub = stamp;
+				break;
+			case 'i':
+				sub = ident;
+				break;
+			case '%':
+				sub = "%";
+				break;
+			}
+		}
+		if (sub == NULL) {
+			out[o++] = *fmt;
+			continue;
+		}
+		fmt++;
+		while (*sub && o + 1 < len)
+			out[o++] = *sub++;
+	}
+	out[o] = '\0';
+}
+
+static void run_exec(struct trees *ts, struct tree *t, const char *file,
+		     time_t slot)
+{
+	char cmd[PATH_LEN], stamp[32];
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	struct tm tm;
+	pid_t pid;
+	int r;
+
+	if (ts->cfg->localtime)
+		localtime_r(&slot, &tm);
+	else
+		gmtime_r(&slot, &tm);
+	strftime(stamp, sizeof(stamp),
+		 ts->cfg->rotate < 60 ? "%Y%m%d%H%M%S" : "%Y%m%d%H%M", &tm);
+	expand_exec(ts->cfg->exec, file, t->ident, stamp, cmd, sizeof(cmd));
+	r = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ);
+	if (r)
+		fy_err("tree %s: -x: cannot run /bin/sh: %s", t->ident,
+		       strerror(r));
+}
+
+static void expire_tree(struct trees *ts, struct tree *t, time_t now)
+{
+	const struct cfg *c = ts->cfg;
+	struct fy_ftree_file *f;
+	uint64_t total = 0;
+	char err[512];
+	size_t n, i;
+
+	if (fy_ftree_list(t->dir, false, c->localtime, &f, &n, err,
+			  sizeof(err))) {
+		fy_warn("tree %s: expiry: %s", t->ident, err);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		total += f[i].size;
+	for (i = 0; i < n; i++) {
+		bool old = c->max_age_s &&
+			   (uint64_t)(now - f[i].slot) > c->max_age_s;
+		bool big = c->max_size && total > c->max_size;
+		if (!old && !big)
+			break;
+		if (unlink(f[i].path) == 0) {
+			total -= f[i].size;
+			ts->ws.expired++;
+			fy_info("tree %s: expired %s", t->ident, f[i].path);
+		}
+	}
+	fy_ftree_list_free(f, n);
+}
+
+/* Closes the open file, gives it its final name; 1 if a file was closed. */
+static int close_file(struct trees *ts, struct tree *t, const struct job *j)
+{
+	char dir[PATH_LEN], name[128], base[PATH_LEN], final[PATH_LEN];
+	char err[FY_STORE_MSG_MAX];
+	uint64_t lost;
+	int n;
+
+	if (t->w == NULL)
+		return 0;
+	fy_store_writer_set_seq_failures(t->w, j->seq_failures);
+	fy_store_writer_set_exporters(t->w, j->ex, j->nex);
+	lost = fy_store_writer_lost_flows(t->w);
+	if (fy_store_writer_close(t->w, err, sizeof(err))) {
+		ts->ws.write_errors++;
+		fy_err("tree %s: %s", t->ident, err);
+	}
+	t->w = NULL;
+	ts->ws.flows_lost += lost;
+	set_current(t, "");
+	if (slot_paths(ts, t, t->slot, dir, sizeof(dir)) ||
+	    fy_ftree_file_name(name, sizeof(name), FY_FTREE_PREFIX, t->slot,
+			       ts->cfg->rotate < 60, ts->cfg->localtime))
+		return 0;
+	n = snprintf(base, sizeof(base), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(base) ||
+	    fy_ftree_free_path(final, sizeof(final), base) ||
+	    rename(t->temp, final)) {
+		fy_err("tree %s: cannot rename %s: %s", t->ident, t->temp,
+		       strerror(errno));
+		return 0;
+	}
+	ts->ws.files_closed++;
+	fy_info("tree %s: closed %s", t->ident, final);
+	if (ts->cfg->exec[0])
+		run_exec(ts, t, final, t->slot);
+	return 1;
+}
+
+/*
+ * A temporary file left by a crash: its good blocks are copied into a
+ * complete file (with footer and index) under the name of its slot.
+ */
+static void recover_one(struct trees *ts, struct tree *t, const char *path)
+{
+	struct fy_store_reader *r = NULL;
+	struct fy_store_writer *w = NULL;
+	struct fy_store_opts o = {.ident = t->ident};
+	const struct fy_store_info *info;
+	char err[FY_STORE_MSG_MAX], tmp[PATH_LEN], base[PATH_LEN];
+	char final[PATH_LEN], name[128], dirbuf[PATH_LEN];
+	struct fy_flow *buf = NULL;
+	time_t slot;
+	long got;
+	int n;
+
+	if (fy_store_reader_open(&r, path, err, sizeof(err))) {
+		struct stat st;
+		/* a file that died before its header held no flow */
+		if (stat(path, &st) == 0 && st.st_size < 64 && unlink(path) == 0)
+			fy_notice("tree %s: removed empty leftover %s",
+				  t->ident, path);
+		else
+			fy_err("tree %s: cannot recover %s", t->ident, err);
+		return;
+	}
+	info = fy_store_reader_info(r);
+	slot = fy_ftree_slot_start((time_t)(info->created_ms / 1000),
+				   ts->cfg->rotate);
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	n = snprintf(tmp, sizeof(tmp), "%s.recover", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp) ||
+	    fy_ftree_file_name(name, sizeof(name), FY_FTREE_PREFIX, slot,
+			       ts->cfg->rotate < 60, ts->cfg->localtime))
+		goto out;
+	n = snprintf(base, sizeof(base), "%s/%s", dirname(dirbuf), name);
+	if (n < 0 || (size_t)n >= sizeof(base))
+		goto out;
+	o.created_ms = info->created_ms;
+	o.level = ts->cfg->lz4_level;
+	buf = malloc(4096 * sizeof(*buf));
+	if (buf == NULL ||
+	    fy_store_writer_open(&w, tmp, &o, err, sizeof(err))) {
+		fy_err("tree %s: cannot recover %s: %s", t->ident, path,
+		       buf ? err : "out of memory");
+		goto out;
+	}
+	while ((got = fy_store_reader_next(r, buf, 4096)) != 0) {
+		if (got == -EBADMSG) {
+			fy_warn("tree %s: %s", t->ident,
+				fy_store_reader_message(r));
+			continue;
+		}
+		if (got < 0 || fy_store_writer_append(w, buf, (size_t)got))
+			break;
+	}
+	if (got < 0 && got != -EBADMSG) {
+		fy_err("tree %s: reading %s: %s", t->ident, path,
+		       strerror((int)-got));
+		fy_store_writer_close(w, NULL, 0);
+		w = NULL;
+		unlink(tmp);
+		goto out;
+	}
+	if (fy_store_writer_close(w, err, sizeof(err))) {
+		w = NULL;
+		fy_err("tree %s: recovering %s: %s", t->ident, path, err);
+		unlink(tmp);
+		goto out;
+	}
+	w = NULL;
+	if (fy_ftree_free_path(final, sizeof(final), base) ||
+	    rename(tmp, final)) {
+		fy_err("tree %s: cannot rename %s: %s", t->ident, tmp,
+		       strerror(errno));
+		goto out;
+	}
+	unlink(path);
+	ts->ws.recovered++;
+	fy_notice("tree %s: recovered %s as %s (%s)", t->ident, path, final,
+		  fy_store_reader_message(r)[0] ? fy_store_reader_message(r)
+						: "complete");
+out:
+	free(buf);
+	fy_store_reader_close(r);
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+static void recover_tree(struct trees *ts, struct tree *t)
+{
+	struct fy_ftree_file *f;
+	char err[512];
+	size_t n, i;
+
+	if (access(t->dir, F_OK) != 0)
+		return;
+	if (fy_ftree_list(t->dir, true, ts->cfg->localtime, &f, &n, err,
+			  sizeof(err))) {
+		fy_warn("tree %s: %s", t->ident, err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const char *tag;
+		long pid;
+
+		if (!f[i].temp)
+			continue;
+		tag = strstr(f[i].path, FY_FTREE_TEMP_TAG);
+		pid = strtol(tag + strlen(FY_FTREE_TEMP_TAG), NULL, 10);
+		/* our own pid too: a restart in a container reuses it */
+		if (pid != getpid() && pid_alive((pid_t)pid)) {
+			fy_warn("tree %s: %s belongs to running process %ld",
+				t->ident, f[i].path, pid);
+			continue;
+		}
+		recover_one(ts, t, f[i].path);
+	}
+	fy_ftree_list_free(f, n);
+}
+
+static void write_flows(struct trees *ts, struct tree *t, struct batch *b)
+{
+	int r;
+
+	if (t->w == NULL)
+		open_file(ts, t);
+	if (t->w == NULL) {
+		ts->ws.flows_lost += b->n;
+		return;
+	}
+	r = fy_store_writer_append(t->w, b->f, b->n);
+	if (r) {
+		ts->ws.write_errors++;
+		fy_err("tree %s: %s", t->ident, fy_store_writer_error(t->w));
+		if (r == -EFBIG) {
+			/* the file is full: the rest goes into a new one */
+			struct job j = {.t = t};
+			close_file(ts, t, &j);
+		}
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct trees *ts = arg;
+
+	for (;;) {
+		struct job *j;
+		struct tree *t;
+		bool stop = false;
+
+		pthread_mutex_lock(&ts->lock);
+		while (ts->head == NULL)
+			pthread_cond_wait(&ts->cv_work, &ts->lock);
+		j = ts->head;
+		ts->head = j->next;
+		if (ts->head == NULL)
+			ts->tail = NULL;
+		pthread_mutex_unlock(&ts->lock);
+
+		t = j->t;
+		switch (j->type) {
+		case JOB_FLOWS:
+			write_flows(ts, t, (struct batch *)j);
+			batch_put(ts, (struct batch *)j);
+			j = NULL;
+			break;
+		case JOB_FLUSH:
+			if (t->w && fy_store_writer_flush(t->w, false)) {
+				ts->ws.write_errors++;
+				fy_err("tree %s: %s", t->ident,
+				       fy_store_writer_error(t->w));
+			}
+			break;
+		case JOB_OPEN:
+			recover_tree(ts, t);
+			t->slot = j->slot;
+			open_file(ts, t);
+			break;
+		case JOB_ROTATE: {
+			int closed = close_file(ts, t, j);
+			if (ts->cfg->expire)
+				expire_tree(ts, t, j->slot);
+			if (!j->final) {
+				t->slot = j->slot;
+				open_file(ts, t);
+			}
+			if (j->done) {
+				pthread_mutex_lock(&ts->lock);
+				j->done->closed += (unsigned)closed;
+				j->done->pending--;
+				pthread_cond_broadcast(&ts->cv_done);
+				pthread_mutex_unlock(&ts->lock);
+			}
+			break;
+		}
+		case JOB_STOP:
+			stop = true;
+			break;
+		}
+		free(j);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- receive thread side ---- */
+
+struct trees *trees_new(const struct cfg *c, time_t now, char *err,
+			size_t errlen)
+{
+	struct trees *ts = calloc(1, sizeof(*ts));
+	int r;
+
+	if (ts == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ts->cfg = c;
+	ts->slot = fy_ftree_slot_start(now, c->rotate);
+	pthread_mutex_init(&ts->lock, NULL);
+	pthread_cond_init(&ts->cv_work, NULL);
+	pthread_cond_init(&ts->cv_free, NULL);
+	pthread_cond_init(&ts->cv_done, NULL);
+	r = pthread_create(&ts->thread, NULL, writer_main, ts);
+	if (r) {
+		snprintf(err, errlen, "cannot start the writer thread: %s",
+			 strerror(r));
+		free(ts);
+		return NULL;
+	}
+	ts->running = true;
+	return ts;
+}
+
+struct tree *trees_get(struct trees *ts, const char *ident, const char *dir,
+		       uint32_t block_flows)
+{
+	struct tree *t;
+	size_t i;
+
+	for (i = 0; i < ts->n; i++)
+		if (strcmp(ts->v[i]->dir, dir) == 0)
+			return ts->v[i];
+	if (ts->n == ts->cap) {
+		size_t nc = ts->cap ? ts->cap * 2 : 16;
+		struct tree **v = realloc(ts->v, nc * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		ts->v = v;
+		ts->cap = nc;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	snprintf(t->ident, sizeof(t->ident), "%s", ident);
+	snprintf(t->dir, sizeof(t->dir), "%s", dir);
+	t->block_flows = block_flows;
+	pthread_mutex_init(&t->lock, NULL);
+	ts->v[ts->n++] = t;
+	push_simple(ts, t, JOB_OPEN, ts->slot);
+	return t;
+}
+
+void tree_add(struct trees *ts, struct tree *t, const struct fy_flow *f,
+	      size_t n)
+{
+	size_t i;
+
+	t->st.flows += n;
+	for (i = 0; i < n; i++)
+		t->st.bytes += f[i].bytes;
+	while (n) {
+		size_t room, k;
+		if (t->cur == NULL)
+			t->cur = batch_get(ts);
+		room = BATCH_FLOWS - t->cur->n;
+		k = n < room ? n : room;
+		memcpy(&t->cur->f[t->cur->n], f, k * sizeof(*f));
+		t->cur->n += k;
+		f += k;
+		n -= k;
+		if (t->cur->n == BATCH_FLOWS)
+			send_batch(ts, t);
+	}
+}
+
+void tree_note_packet(struct tree *t, const struct fy_addr *addr,
+		      uint16_t port, uint32_t domain, uint8_t version,
+		      uint64_t seq_failures, uint64_t lost_flows)
+{
+	size_t i;
+
+	t->st.packets++;
+	t->st.seq_failures += seq_failures;
+	t->st.lost_flows += lost_flows;
+	t->seq_in_file += seq_failures;
+	for (i = 0; i < t->nex; i++) {
+		struct fy_store_exporter *e = &t->ex[i];
+		if (e->port == port && e->domain == domain &&
+		    e->nf_version == version &&
+		    memcmp(&e->addr, addr, sizeof(*addr)) == 0)
+			return;
+	}
+	if (t->nex == FY_STORE_EXPORTERS_MAX)
+		return;
+	t->ex[t->nex].addr = *addr;
+	t->ex[t->nex].family = fy_addr_is_v4(addr) ? FY_AF_INET : FY_AF_INET6;
+	t->ex[t->nex].port = port;
+	t->ex[t->nex].domain = domain;
+	t->ex[t->nex].nf_version = version;
+	t->nex++;
+}
+
+void trees_flush(struct trees *ts)
+{
+	size_t i;
+
+	for (i = 0; i < ts->n; i++) {
+		struct tree *t = ts->v[i];
+		if (t->cur && t->cur->n) {
+			send_batch(ts, t);
+			push_simple(ts, t, JOB_FLUSH, 0);
+		}
+	}
+}
+
+unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait)
+{
+	struct done done = {0};
+	size_t i;
+
+	ts->slot = fy_ftree_slot_start(now, ts->cfg->rotate);
+	for (i = 0; i < ts->n; i++) {
+		struct tree *t = ts->v[i];
+		struct job *j = calloc(1, sizeof(*j));
+
+		if (t->cur && t->cur->n)
+			send_batch(ts, t);
+		if (j == NULL) {
+			fy_err("tree %s: out of memory for a rotation",
+			       t->ident);
+			continue;
+		}
+		j->type = JOB_ROTATE;
+		j->t = t;
+		j->slot = ts->slot;
+		j->final = final;
+		j->seq_failures = t->seq_in_file;
+		j->nex = t->nex;
+		memcpy(j->ex, t->ex, t->nex * sizeof(t->ex[0]));
+		t->seq_in_file = 0;
+		t->nex = 0;
+		if (wait) {
+			j->done = &done;
+			done.pending++;
+		}
+		push(ts, j);
+	}
+	if (!wait)
+		return 0;
+	pthread_mutex_lock(&ts->lock);
+	while (done.pending)
+		pthread_cond_wait(&ts->cv_done, &ts->lock);
+	pthread_mutex_unlock(&ts->lock);
+	return done.closed;
+}
+
+void trees_free(struct trees *ts)
+{
+	size_t i;
+
+	if (ts == NULL)
+		return;
+	if (ts->running) {
+		struct job *j = calloc(1, sizeof(*j));
+		if (j) {
+			j->type = JOB_STOP;
+			push(ts, j);
+			pthread_join(ts->thread, NULL);
+		}
+	}
+	for (i = 0; i < ts->n; i++) {
+		struct tree *t = ts->v[i];
+		if (t->w)
+			fy_store_writer_close(t->w, NULL, 0);
+		free(t->cur);
+		pthread_mutex_destroy(&t->lock);
+		free(t);
+	}
+	while (ts->free_list) {
+		struct batch *b = ts->free_list;
+		ts->free_list = b->next_free;
+		free(b);
+	}
+	free(ts->v);
+	pthread_mutex_destroy(&ts->lock);
+	pthread_cond_destroy(&ts->cv_work);
+	pthread_cond_destroy(&ts->cv_free);
+	pthread_cond_destroy(&ts->cv_done);
+	free(ts);
+}
+
+const struct tree_stats *tree_stats(const struct tree *t)
+{
+	return &t->st;
+}
+
+const char *tree_ident(const struct tree *t)
+{
+	return t->ident;
+}
+
+const char *tree_dir(const struct tree *t)
+{
+	return t->dir;
+}
+
+void tree_current_file(struct tree *t, char *buf, size_t len)
+{
+	pthread_mutex_lock(&t->lock);
+	snprintf(buf, len, "%s", t->current);
+	pthread_mutex_unlock(&t->lock);
+}
+
+size_t trees_count(const struct trees *ts)
+{
+	return ts->n;
+}
+
+struct tree *trees_at(struct trees *ts, size_t i)
+{
+	return i < ts->n ? ts->v[i] : NULL;
+}
+
+void trees_writer_stats(struct trees *ts, struct trees_wstats *out)
+{
+	pthread_mutex_lock(&ts->lock);
+	*out = ts->ws;
+	pthread_mutex_unlock(&ts->lock);
+}

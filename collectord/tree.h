@@ -1,0 +1,91 @@
+/*
+ * tree.h - per-exporter file trees and the thread that writes them.
+ *
+ * The receive thread only copies flows into a tree's batch; full batches,
+ * flushes and rotations are jobs for one writer thread, which compresses,
+ * writes, closes, renames and runs -x. So a slow disk or a rotation never
+ * stalls reception; when the writer falls behind, the receive thread waits
+ * for a free batch and the kernel's socket buffer takes the burst (its
+ * drops are counted).
+ */
+#ifndef COLLECTORD_TREE_H
+#define COLLECTORD_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "flow.h"
+#include "store.h"
+
+struct trees;
+struct tree;
+
+/* Counters of one tree, kept by the receive thread. */
+struct tree_stats {
+	uint64_t packets;
+	uint64_t flows;
+	uint64_t bytes;
+	uint64_t seq_failures;
+	uint64_t lost_flows;
+};
+
+/* Counters of the writer thread, read with trees_writer_stats. */
+struct trees_wstats {
+	uint64_t files_closed;
+	uint64_t write_errors;
+	uint64_t flows_lost; /* to write errors */
+	uint64_t recovered;  /* temporary files of a crash renamed */
+	uint64_t expired;    /* files removed by retention */
+	uint64_t batch_waits; /* times reception waited for the writer */
+};
+
+/*
+ * Starts the writer thread. `c` must outlive the trees. `now` is the time
+ * of the first slot (wall clock, or the capture's for -f).
+ */
+struct trees *trees_new(const struct cfg *c, time_t now, char *err,
+			size_t errlen);
+
+/*
+ * Finds or makes the tree of `ident` in `dir`. Leftover temporary files in
+ * it are recovered first. `block_flows` 0 for the default.
+ */
+struct tree *trees_get(struct trees *ts, const char *ident, const char *dir,
+		       uint32_t block_flows);
+
+/* Receive thread: flows for the tree's current file. No allocation. */
+void tree_add(struct trees *ts, struct tree *t, const struct fy_flow *f,
+	      size_t n);
+
+/* Receive thread: a packet from an exporter, for counters and footers. */
+void tree_note_packet(struct tree *t, const struct fy_addr *addr,
+		      uint16_t port, uint32_t domain, uint8_t version,
+		      uint64_t seq_failures, uint64_t lost_flows);
+
+/* Hands partial batches to the writer so they reach the disk. */
+void trees_flush(struct trees *ts);
+
+/*
+ * Closes every current file and starts the slot holding `now` (or none if
+ * `final`). Blocks until the writer has done it when `wait`; returns the
+ * number of files closed then (else 0).
+ */
+unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait);
+
+/* Stops the writer thread (after a final rotation) and frees everything. */
+void trees_free(struct trees *ts);
+
+const struct tree_stats *tree_stats(const struct tree *t);
+const char *tree_ident(const struct tree *t);
+const char *tree_dir(const struct tree *t);
+/* The open file, "" if none; copied under the tree's lock. */
+void tree_current_file(struct tree *t, char *buf, size_t len);
+
+size_t trees_count(const struct trees *ts);
+struct tree *trees_at(struct trees *ts, size_t i);
+void trees_writer_stats(struct trees *ts, struct trees_wstats *out);
+
+#endif
