@@ -368,7 +368,7 @@ fuzz-run:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@if [ -f tests/run-main.sh ]; then \
-		BIN='$(abspath $(BUILD)/bin)' TOP='$(CURDIR)' bash tests/run-main.sh; \
+		BIN='$(abspath $(BUILD)/bin)' TOOLS='$(abspath $(BUILD)/tools)' TOP='$(CURDIR)' bash tests/run-main.sh; \
 	else \
 		echo "flowyard: tests/run-main.sh not found; built: $(BIN_FILES)"; \
 	fi

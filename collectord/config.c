@@ -58,7 +58,7 @@ static void usage(FILE *out)
 		"  -y                LZ4 fast (nfcapd's flag)\n"
 		"  -j                smallest files: LZ4-HC level 9 (nfcapd's "
 		"bz2 flag)\n"
-		"  -B BYTES          socket receive buffer size\n"
+		"  -B BYTES          socket receive buffer size (default 8 MiB)\n"
 		"      --flush-ms MS write buffered flows at least this often "
 		"(default %d)\n"
 		"  -c FILE           configuration file (several listeners)\n"

@@ -32,6 +32,7 @@
 
 #define RECV_ROUNDS 16 /* batches per wakeup, so that timers still run */
 #define DYNAMIC_BLOCK_FLOWS 4096
+#define DEFAULT_RCVBUF (8 << 20)
 
 static uint64_t wall_ms(void)
 {
@@ -240,6 +241,7 @@ static int open_socket(const struct cfg *c, const struct cfg_listener *cl)
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int fd, on = 1, off = 0, fam;
+	int rcvbuf = c->rcvbuf ? c->rcvbuf : DEFAULT_RCVBUF;
 
 	memset(&ss, 0, sizeof(ss));
 	fam = cl->family == 4 ? AF_INET : AF_INET6;
@@ -276,12 +278,11 @@ static int open_socket(const struct cfg *c, const struct cfg_listener *cl)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
 			   cl->family == 6 ? &on : &off, sizeof(on));
 	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on));
-	if (c->rcvbuf &&
-	    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &c->rcvbuf,
-		       sizeof(c->rcvbuf)) &&
-	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c->rcvbuf,
-		       sizeof(c->rcvbuf)))
-		fy_warn("-B %d: %s", c->rcvbuf, strerror(errno));
+	/* bursts (a router's export after a cache flush) need room */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+		       sizeof(rcvbuf)) &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)))
+		fy_warn("-B %d: %s", rcvbuf, strerror(errno));
 	if (bind(fd, (struct sockaddr *)&ss, sl)) {
 		fy_err("cannot listen on %s port %u: %s",
 		       cl->bind[0] ? cl->bind : "*", cl->port,
