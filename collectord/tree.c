@@ -30,6 +30,8 @@ enum job_type { JOB_FLOWS, JOB_FLUSH, JOB_OPEN, JOB_ROTATE, JOB_STOP };
 struct done {
 	unsigned pending;
 	unsigned closed;
+	char **files; /* final names of the files closed */
+	size_t nfiles;
 };
 
 struct job {
@@ -314,8 +316,12 @@ static void expire_tree(struct trees *ts, struct tree *t, time_t now)
 	fy_ftree_list_free(f, n);
 }
 
-/* Closes the open file, gives it its final name; 1 if a file was closed. */
-static int close_file(struct trees *ts, struct tree *t, const struct job *j)
+/*
+ * Closes the open file, gives it its final name (copied to `out` when not
+ * NULL); 1 if a file was closed.
+ */
+static int close_file(struct trees *ts, struct tree *t, const struct job *j,
+		      char *out, size_t outlen)
 {
 	char dir[PATH_LEN], name[128], base[PATH_LEN], final[PATH_LEN];
 	char err[FY_STORE_MSG_MAX];
@@ -347,6 +353,8 @@ static int close_file(struct trees *ts, struct tree *t, const struct job *j)
 		return 0;
 	}
 	ts->ws.files_closed++;
+	if (out)
+		snprintf(out, outlen, "%s", final);
 	fy_info("tree %s: closed %s", t->ident, final);
 	if (ts->cfg->exec[0])
 		run_exec(ts, t, final, t->slot);
@@ -495,7 +503,7 @@ static void write_flows(struct trees *ts, struct tree *t, struct batch *b)
 		if (r == -EFBIG) {
 			/* the file is full: the rest goes into a new one */
 			struct job j = {.t = t};
-			close_file(ts, t, &j);
+			close_file(ts, t, &j, NULL, 0);
 		}
 	}
 }
@@ -538,7 +546,8 @@ static void *writer_main(void *arg)
 			open_file(ts, t);
 			break;
 		case JOB_ROTATE: {
-			int closed = close_file(ts, t, j);
+			char final[PATH_LEN];
+			int closed = close_file(ts, t, j, final, sizeof(final));
 			if (ts->cfg->expire)
 				expire_tree(ts, t, j->slot);
 			if (!j->final) {
@@ -547,6 +556,11 @@ static void *writer_main(void *arg)
 			}
 			if (j->done) {
 				pthread_mutex_lock(&ts->lock);
+				if (closed && j->done->files) {
+					char *d = strdup(final);
+					if (d)
+						j->done->files[j->done->nfiles++] = d;
+				}
 				j->done->closed += (unsigned)closed;
 				j->done->pending--;
 				pthread_cond_broadcast(&ts->cv_done);
@@ -690,13 +704,31 @@ void trees_flush(struct trees *ts)
 
 unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait)
 {
+	return trees_rotate_some(ts, now, final, wait, NULL, NULL, NULL);
+}
+
+unsigned trees_rotate_some(struct trees *ts, time_t now, bool final,
+			   bool wait, const char *ident, char ***files,
+			   size_t *nfiles)
+{
 	struct done done = {0};
 	size_t i;
 
-	ts->slot = fy_ftree_slot_start(now, ts->cfg->rotate);
+	if (files) {
+		done.files = calloc(ts->n ? ts->n : 1, sizeof(char *));
+		*files = NULL;
+		*nfiles = 0;
+		wait = true;
+	}
+	if (ident == NULL)
+		ts->slot = fy_ftree_slot_start(now, ts->cfg->rotate);
 	for (i = 0; i < ts->n; i++) {
 		struct tree *t = ts->v[i];
-		struct job *j = calloc(1, sizeof(*j));
+		struct job *j;
+
+		if (ident && strcmp(ident, t->ident) != 0)
+			continue;
+		j = calloc(1, sizeof(*j));
 
 		if (t->cur && t->cur->n)
 			send_batch(ts, t);
@@ -707,7 +739,9 @@ unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait)
 		}
 		j->type = JOB_ROTATE;
 		j->t = t;
-		j->slot = ts->slot;
+		/* one tree rotated by hand reopens in the current slot */
+		j->slot = ident ? fy_ftree_slot_start(now, ts->cfg->rotate)
+				: ts->slot;
 		j->final = final;
 		j->seq_failures = t->seq_in_file;
 		j->nex = t->nex;
@@ -726,6 +760,10 @@ unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait)
 	while (done.pending)
 		pthread_cond_wait(&ts->cv_done, &ts->lock);
 	pthread_mutex_unlock(&ts->lock);
+	if (files) {
+		*files = done.files;
+		*nfiles = done.nfiles;
+	}
 	return done.closed;
 }
 

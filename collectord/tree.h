@@ -75,6 +75,15 @@ void trees_flush(struct trees *ts);
  */
 unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait);
 
+/*
+ * Like trees_rotate, for the trees of `ident` only when not NULL (they
+ * reopen in the slot of `now`). With `files`, waits and returns the final
+ * names of the files closed (free each and the array).
+ */
+unsigned trees_rotate_some(struct trees *ts, time_t now, bool final,
+			   bool wait, const char *ident, char ***files,
+			   size_t *nfiles);
+
 /* Stops the writer thread (after a final rotation) and frees everything. */
 void trees_free(struct trees *ts);
 
