@@ -1,0 +1,114 @@
+/*
+ * main.c - exporterd: packets in, NetFlow v5/v9/IPFIX out.
+ *
+ * The order matters: parse and check the options; open the capture and
+ * the collector sockets (which may need root); go to the background and
+ * write the pidfile; drop privileges; run. Only this file exits.
+ */
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "config.h"
+#include "daemon.h"
+#include "export.h"
+#include "log.h"
+#include "probe.h"
+
+#define EXIT_USAGE 2
+
+static void enc_cfg(const struct xcfg *c, struct fy_nfenc_cfg *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->version = c->version;
+	e->domain = c->domain;
+	e->engine_type = (uint8_t)c->engine_type;
+	e->engine_id = (uint8_t)c->engine_id;
+	e->mtu = c->mtu;
+	e->tmpl_refresh_packets = c->tmpl_refresh_packets;
+	e->tmpl_refresh_ms = c->tmpl_refresh_ms;
+	e->sampling_interval = c->sampling > 1 ? c->sampling : 0;
+	e->sampling_random = c->sampling_random ? 1 : 0;
+	e->with_macs = c->with_macs;
+	e->with_vlan = c->with_vlan;
+	e->biflow = c->biflow;
+}
+
+/* Background, pidfile, privileges: after everything privileged is open. */
+static int become_daemon(const struct xcfg *c, char *err, size_t errlen)
+{
+	if (c->daemon) {
+		if (dmn_daemonize(err, errlen) != 0)
+			return -1;
+		fy_log_syslog(true);
+	}
+	if (c->pidfile && dmn_write_pidfile(c->pidfile, err, errlen) != 0)
+		return -1;
+	if (c->user && dmn_drop_privileges(c->user, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct xcfg cfg;
+	struct fy_nfenc_cfg enc;
+	char err[PCAP_ERRBUF_SIZE + 512];
+	pcap_t *pc = NULL;
+	struct exp *x = NULL;
+	struct probe *p = NULL;
+	int r, rc = EXIT_FAILURE;
+
+	r = cfg_parse(&cfg, argc, argv, stdout, stderr);
+	if (r != 0) {
+		cfg_free(&cfg);
+		return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+	}
+	fy_log_init("exporterd");
+	fy_log_level = cfg.verbose == 0	  ? FY_LOG_WARNING
+		       : cfg.verbose == 1 ? FY_LOG_NOTICE
+					  : FY_LOG_DEBUG;
+	if (cfg.print_config) {
+		cfg_print(&cfg, stdout);
+		cfg_free(&cfg);
+		return EXIT_SUCCESS;
+	}
+	/* A collector gone away must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+
+	pc = cap_open(&cfg, err, sizeof(err));
+	if (pc == NULL)
+		goto fail;
+	enc_cfg(&cfg, &enc);
+	x = exp_new(&enc, cfg.dest, cfg.ndest, cfg.rfile != NULL, err,
+		    sizeof(err));
+	if (x == NULL)
+		goto fail;
+	p = probe_new(&cfg, pc, x, err, sizeof(err));
+	if (p == NULL)
+		goto fail;
+	if (become_daemon(&cfg, err, sizeof(err)) != 0)
+		goto fail;
+	fy_debug("capturing on %s, exporting to %zu collector(s)",
+		 cfg.iface ? cfg.iface : cfg.rfile, cfg.ndest);
+
+	r = cfg.iface ? probe_run_live(p) : probe_run_file(p);
+	probe_log_stats(p);
+	rc = r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	goto out;
+fail:
+	fy_err("%s", err);
+out:
+	if (cfg.pidfile && p != NULL)
+		(void)unlink(cfg.pidfile); /* may fail after -u: harmless */
+	probe_free(p);
+	exp_free(x);
+	if (pc != NULL)
+		pcap_close(pc);
+	cfg_free(&cfg);
+	return rc;
+}
