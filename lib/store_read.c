@@ -42,6 +42,7 @@ struct fy_store_reader {
 	uint8_t *blk;
 	size_t blk_cap;
 	uint64_t scan_budget; /* bytes a recovery scan may still verify */
+	bool scanning;
 	char msg[FY_STORE_MSG_MAX];
 };
 
@@ -78,6 +79,8 @@ static long pread_full(int fd, void *buf, size_t len, uint64_t off)
 	}
 	return (long)got;
 }
+
+static bool spend(struct fy_store_reader *r, uint64_t bytes);
 
 static int grow_blk(struct fy_store_reader *r, size_t need)
 {
@@ -122,6 +125,10 @@ static int fetch_block(struct fy_store_reader *r, uint64_t off, uint64_t limit,
 	if (h->len > limit - off) {
 		*why = "block runs past the end of the data";
 		return -EBADMSG;
+	}
+	if (r->scanning && !spend(r, h->len)) {
+		*why = "recovery work limit reached";
+		return -ECANCELED;
 	}
 	if ((rc = grow_blk(r, h->len)) != 0) {
 		*why = "out of memory";
@@ -192,7 +199,8 @@ static int read_header(struct fy_store_reader *r, char *err, size_t errlen)
 	r->info.block_flows = fy_rd_u32(&rd);
 	r->info.level = fy_rd_u8(&rd);
 	il = fy_rd_u8(&rd);
-	if (il != (size_t)hlen - FY_STORE_FILE_HDR_MIN) {
+	if (il > FY_STORE_IDENT_MAX ||
+	    il != (size_t)hlen - FY_STORE_FILE_HDR_MIN) {
 		set_msg(err, errlen, "file %s: damaged header (ident length)",
 			r->path);
 		return -EBADMSG;
@@ -405,6 +413,8 @@ static int64_t resync(struct fy_store_reader *r, uint64_t from, uint64_t end)
 			rc = fetch_block(r, pos + (uint64_t)i, end, &h, &why);
 			if (rc == 0)
 				return (int64_t)(pos + (uint64_t)i);
+			if (rc == -ECANCELED)
+				return 0;
 			if (rc != -EBADMSG)
 				return rc;
 			if (!spend(r, FY_STORE_BLK_HDR_MAX))
@@ -431,10 +441,13 @@ static int scan(struct fy_store_reader *r)
 	/* Bounds the work a hostile file can cause: each byte a few times. */
 	r->scan_budget = 4 * end + 4 * (uint64_t)FY_STORE_BLK_MAX_BYTES;
 	r->info.data_end = off;
+	r->scanning = true;
 	while (off < end) {
 		rc = fetch_block(r, off, end, &h, &why);
-		if (rc == 0 && !spend(r, h.len))
+		if (rc == -ECANCELED) {
+			rc = 0;
 			break;
+		}
 		if (rc == 0) {
 			/* A checksum can be right on a lying block: if it does
 			 * not decode, it is listed as bad, the scan goes on. */
@@ -469,6 +482,7 @@ static int scan(struct fy_store_reader *r)
 		off = (uint64_t)next;
 	}
 	free(tmp);
+	r->scanning = false;
 	if (rc == -EFBIG) /* block count cap: keep what was found */
 		rc = 0;
 	return rc;
