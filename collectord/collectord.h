@@ -35,6 +35,7 @@ struct listener {
 	const struct cfg_listener *cfg;
 	int fd;
 	ev_io io;
+	struct fy_nfdec *dec; /* templates and sessions of this port */
 	struct tree *deftree;
 	struct route_src *src; /* sorted by address */
 	size_t nsrc;
@@ -55,9 +56,15 @@ struct recv_bufs {
 	uint8_t data[RECV_BATCH][MAX_DGRAM];
 };
 
+struct fy_ctl_server;
+
 struct collector {
-	const struct cfg *cfg;
-	struct fy_nfdec *dec;
+	const struct cfg *cfg;	/* as started: the writer's settings */
+	struct cfg *lcfg;	/* listeners now: replaced by a reload */
+	int argc;
+	char **argv;
+	struct fy_ctl_server *ctl;
+	struct ev_loop *loop;
 	struct trees *trees;
 	struct listener *listeners;
 	size_t nlisteners;
@@ -75,5 +82,24 @@ struct tree *route(struct collector *co, struct listener *l,
 void collector_packet(struct collector *co, struct listener *l,
 		      const struct fy_addr *src, uint16_t port,
 		      const uint8_t *data, size_t len, uint64_t now_ms);
+
+/* ms since the epoch, now. */
+uint64_t co_now_ms(void);
+
+/* Sessions and templates held, records still without template. */
+void co_session_counts(struct collector *co, uint32_t *sessions,
+		       uint32_t *templates, uint64_t *no_template);
+
+/*
+ * Re-reads the command line and -c file; opens new listeners, closes
+ * removed ones, re-routes sources. `changes` lists what changed (free
+ * each string and the array). Returns 0 or -1 with a message.
+ */
+int collector_reload(struct collector *co, char ***changes, size_t *n,
+		     char *err, size_t errlen);
+
+/* The control socket (control.c). */
+int ctl_start(struct collector *co, struct ev_loop *loop);
+void ctl_stop(struct collector *co);
 
 #endif

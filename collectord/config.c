@@ -72,6 +72,8 @@ static void usage(FILE *out)
 		"  -u USER           run as USER once sockets are open\n"
 		"  -g GROUP          run as GROUP once sockets are open\n"
 		"      --socket PATH control socket (default %s)\n"
+		"      --socket-group GROUP  group allowed on the control "
+		"socket\n"
 		"  -v                more log output (repeatable)\n"
 		"  -V                print the version and exit\n"
 		"  -h                this help\n",
@@ -82,15 +84,22 @@ static void usage(FILE *out)
 static int opt_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+static char last_error[600];
+
+const char *cfg_last_error(void)
+{
+	return last_error;
+}
+
 static int opt_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("collectord: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
-	fputs(" (collectord -h lists the options)\n", stderr);
+	fprintf(stderr, "collectord: %s (collectord -h lists the options)\n",
+		last_error);
 	return -1;
 }
 
@@ -290,6 +299,7 @@ enum {
 	OPT_MAX_EXPORTERS,
 	OPT_FLUSH_MS,
 	OPT_SOCKET,
+	OPT_SOCKET_GROUP,
 };
 
 static const struct option long_opts[] = {
@@ -301,6 +311,7 @@ static const struct option long_opts[] = {
 	{"max-exporters", required_argument, NULL, OPT_MAX_EXPORTERS},
 	{"flush-ms", required_argument, NULL, OPT_FLUSH_MS},
 	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
 	{NULL, 0, NULL, 0},
 };
 
@@ -454,6 +465,12 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 				     optarg))
 				return opt_error("--socket: path too long");
 			break;
+		case OPT_SOCKET_GROUP:
+			if (copy_str(c->socket_group, sizeof(c->socket_group),
+				     optarg))
+				return opt_error("--socket-group: name too "
+						 "long");
+			break;
 		case 'v':
 			c->verbose++;
 			break;
@@ -472,6 +489,7 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 
 	if (c->config_file[0] &&
 	    cfg_load_file(c, c->config_file, err, sizeof(err))) {
+		snprintf(last_error, sizeof(last_error), "%s", err);
 		fprintf(stderr, "collectord: %s\n", err);
 		return -1;
 	}
@@ -660,6 +678,8 @@ static int file_setting(struct cfg *c, char **w, int n, char *msg,
 		return copy_str(c->pidfile, sizeof(c->pidfile), v);
 	if (strcmp(k, "socket") == 0)
 		return copy_str(c->socket_path, sizeof(c->socket_path), v);
+	if (strcmp(k, "socket-group") == 0)
+		return copy_str(c->socket_group, sizeof(c->socket_group), v);
 	snprintf(msg, len, "'%s %s': unknown setting or bad value", k, v);
 	return -1;
 }
@@ -856,6 +876,8 @@ void cfg_print(const struct cfg *c, FILE *out)
 	if (c->pidfile[0])
 		fprintf(out, "pidfile %s\n", c->pidfile);
 	fprintf(out, "socket %s\n", c->socket_path);
+	if (c->socket_group[0])
+		fprintf(out, "socket-group %s\n", c->socket_group);
 	for (i = 0; i < c->nlisteners; i++) {
 		const struct cfg_listener *l = &c->listeners[i];
 		char where[96];

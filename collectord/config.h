@@ -65,6 +65,7 @@ struct cfg {
 	bool print_flows;	   /* -E */
 	int verbose;
 	char socket_path[CFG_PATH_MAX];
+	char socket_group[64];
 	struct cfg_listener listeners[CFG_MAX_LISTENERS];
 	unsigned nlisteners;
 };
@@ -85,6 +86,9 @@ int cfg_finish(struct cfg *c, char *err, size_t errlen);
 void cfg_print(const struct cfg *c, FILE *out);
 
 void cfg_free(struct cfg *c);
+
+/* The message of the last error cfg_from_args printed. */
+const char *cfg_last_error(void);
 
 /* Parses "30d", "12h", "90m", "3600" (seconds). -1 if not a duration. */
 int cfg_parse_duration(const char *s, uint64_t *out);

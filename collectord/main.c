@@ -14,6 +14,8 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 
 #include "collectord.h"
 #include "config.h"
+#include "ctl.h"
 #include "ftree.h"
 #include "log.h"
 #include "nf_decode.h"
@@ -34,7 +37,7 @@
 #define DYNAMIC_BLOCK_FLOWS 4096
 #define DEFAULT_RCVBUF (8 << 20)
 
-static uint64_t wall_ms(void)
+uint64_t co_now_ms(void)
 {
 	struct timespec ts;
 
@@ -158,8 +161,8 @@ void collector_packet(struct collector *co, struct listener *l,
 				(unsigned long long)l->unknown_source);
 		return;
 	}
-	fy_nfdec_decode(co->dec, &s, data, len, now_ms, on_flows, &ec);
-	res = fy_nfdec_result(co->dec);
+	fy_nfdec_decode(l->dec, &s, data, len, now_ms, on_flows, &ec);
+	res = fy_nfdec_result(l->dec);
 	if (res->stats)
 		tree_note_packet(ec.tree, src, port, res->domain, res->version,
 				 res->seq_failures, res->lost_flows);
@@ -222,7 +225,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 				       l->cfg->port, strerror(errno));
 			return;
 		}
-		now = wall_ms();
+		now = co_now_ms();
 		for (i = 0; i < n; i++) {
 			struct fy_addr a;
 			uint16_t port;
@@ -293,11 +296,45 @@ static int open_socket(const struct cfg *c, const struct cfg_listener *cl)
 	return fd;
 }
 
-/* Builds the listeners' routing tables and trees from the config. */
+/* Builds one listener's routing table and trees from its config. */
+static int listener_routes(struct collector *co, struct listener *l)
+{
+	const struct cfg_listener *cl = l->cfg;
+	size_t n = 0;
+	unsigned j, k;
+
+	l->deftree = NULL;
+	if (cl->ident[0]) {
+		l->deftree = trees_get(co->trees, cl->ident, cl->dir, 0);
+		if (l->deftree == NULL)
+			return -1;
+	}
+	for (j = 0; j < cl->nsources; j++)
+		n += cl->sources[j].naddrs;
+	free(l->src);
+	l->nsrc = 0;
+	l->src = calloc(n ? n : 1, sizeof(*l->src));
+	if (l->src == NULL)
+		return -1;
+	for (j = 0; j < cl->nsources; j++) {
+		const struct cfg_source *s = &cl->sources[j];
+		struct tree *t = trees_get(co->trees, s->ident, s->dir, 0);
+		if (t == NULL)
+			return -1;
+		for (k = 0; k < s->naddrs; k++) {
+			l->src[l->nsrc].addr = s->addrs[k];
+			l->src[l->nsrc].tree = t;
+			l->nsrc++;
+		}
+	}
+	qsort(l->src, l->nsrc, sizeof(*l->src), src_cmp);
+	return 0;
+}
+
 static int setup_listeners(struct collector *co)
 {
-	const struct cfg *c = co->cfg;
-	unsigned i, j, k;
+	const struct cfg *c = co->lcfg;
+	unsigned i;
 
 	co->listeners = calloc(c->nlisteners, sizeof(*co->listeners));
 	if (co->listeners == NULL)
@@ -305,36 +342,16 @@ static int setup_listeners(struct collector *co)
 	co->nlisteners = c->nlisteners;
 	for (i = 0; i < c->nlisteners; i++) {
 		struct listener *l = &co->listeners[i];
-		const struct cfg_listener *cl = &c->listeners[i];
-		size_t n = 0;
-
 		l->co = co;
-		l->cfg = cl;
-		l->fd = co->fds ? co->fds[i] : -1;
-		if (cl->ident[0]) {
-			l->deftree = trees_get(co->trees, cl->ident, cl->dir,
-					       0);
-			if (l->deftree == NULL)
-				return -1;
-		}
-		for (j = 0; j < cl->nsources; j++)
-			n += cl->sources[j].naddrs;
-		l->src = calloc(n ? n : 1, sizeof(*l->src));
-		if (l->src == NULL)
+		l->cfg = &c->listeners[i];
+		l->dec = fy_nfdec_new(NULL);
+		if (l->dec == NULL)
 			return -1;
-		for (j = 0; j < cl->nsources; j++) {
-			const struct cfg_source *s = &cl->sources[j];
-			struct tree *t = trees_get(co->trees, s->ident, s->dir,
-						   0);
-			if (t == NULL)
-				return -1;
-			for (k = 0; k < s->naddrs; k++) {
-				l->src[l->nsrc].addr = s->addrs[k];
-				l->src[l->nsrc].tree = t;
-				l->nsrc++;
-			}
-		}
-		qsort(l->src, l->nsrc, sizeof(*l->src), src_cmp);
+		l->fd = co->fds ? co->fds[i] : -1;
+		if (co->fds)
+			co->fds[i] = -1; /* the listener owns it now */
+		if (listener_routes(co, l))
+			return -1;
 	}
 	return 0;
 }
@@ -342,7 +359,7 @@ static int setup_listeners(struct collector *co)
 /* Sockets first: they may need root, which is given up before trees. */
 static int open_sockets(struct collector *co)
 {
-	const struct cfg *c = co->cfg;
+	const struct cfg *c = co->lcfg;
 	unsigned i;
 
 	co->fds = calloc(c->nlisteners, sizeof(*co->fds));
@@ -451,8 +468,12 @@ static void on_flush(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	uint64_t now = co_now_ms();
+	size_t i;
+
 	trees_flush(co->trees);
-	fy_nfdec_expire(co->dec, wall_ms());
+	for (i = 0; i < co->nlisteners; i++)
+		fy_nfdec_expire(co->listeners[i].dec, now);
 }
 
 static void on_rotate(struct ev_loop *loop, ev_periodic *w, int revents)
@@ -468,6 +489,194 @@ static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	fy_notice("signal %d: closing files and exiting", w->signum);
 	ev_break(loop, EVBREAK_ALL);
+}
+
+struct strvec {
+	char **v;
+	size_t n;
+};
+
+static void sv_add(struct strvec *sv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sv_add(struct strvec *sv, const char *fmt, ...)
+{
+	char buf[512], **v;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fy_notice("reload: %s", buf);
+	v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
+	if (v == NULL)
+		return;
+	sv->v = v;
+	if ((v[sv->n] = strdup(buf)) != NULL)
+		sv->n++;
+}
+
+static bool writer_settings_differ(const struct cfg *a, const struct cfg *b)
+{
+	return a->layout != b->layout || a->rotate != b->rotate ||
+	       a->localtime != b->localtime || a->lz4_level != b->lz4_level ||
+	       a->expire != b->expire || a->max_age_s != b->max_age_s ||
+	       a->max_size != b->max_size || strcmp(a->exec, b->exec) ||
+	       a->flush_ms != b->flush_ms;
+}
+
+static void listener_stop(struct collector *co, struct listener *l)
+{
+	if (l->fd >= 0) {
+		ev_io_stop(co->loop, &l->io);
+		close(l->fd);
+		l->fd = -1;
+	}
+}
+
+static void listener_watch(struct collector *co, struct listener *l)
+{
+	if (l->fd < 0)
+		return;
+	ev_io_init(&l->io, on_readable, l->fd, EV_READ);
+	l->io.data = l;
+	ev_io_start(co->loop, &l->io);
+}
+
+int collector_reload(struct collector *co, char ***changes, size_t *n,
+		     char *err, size_t errlen)
+{
+	struct cfg *nc = calloc(1, sizeof(*nc));
+	struct listener *nl = NULL;
+	struct strvec sv = {0};
+	bool *used = NULL;
+	size_t i, j;
+
+	*changes = NULL;
+	*n = 0;
+	if (nc == NULL || (used = calloc(co->nlisteners + 1, 1)) == NULL)
+		goto nomem;
+	if (cfg_from_args(nc, co->argc, co->argv) != 0) {
+		snprintf(err, errlen, "reload refused, nothing changed: %s",
+			 cfg_last_error());
+		cfg_free(nc);
+		free(nc);
+		free(used);
+		return -1;
+	}
+	if (writer_settings_differ(nc, co->cfg))
+		sv_add(&sv, "rotation, layout, compression, flush, -x and "
+			    "retention settings need a restart: kept as they "
+			    "were");
+	nl = calloc(nc->nlisteners, sizeof(*nl));
+	if (nl == NULL)
+		goto nomem;
+	/* a failure from here keeps the old listeners: undo is not needed
+	 * because they are only taken over, never changed, until the end */
+	for (i = 0; i < nc->nlisteners; i++) {
+		struct cfg_listener *c = &nc->listeners[i];
+		struct listener *l = &nl[i];
+
+		l->co = co;
+		l->cfg = c;
+		l->fd = -1;
+		for (j = 0; j < co->nlisteners; j++) {
+			struct listener *o = &co->listeners[j];
+			if (used[j] || o->cfg->port != c->port ||
+			    strcmp(o->cfg->bind, c->bind) ||
+			    o->cfg->family != c->family)
+				continue;
+			used[j] = true;
+			ev_io_stop(co->loop, &o->io);
+			l->fd = o->fd;
+			o->fd = -1;
+			l->packets = o->packets;
+			l->dec = o->dec; /* templates survive a reload */
+			o->dec = NULL;
+			l->unknown_source = o->unknown_source;
+			l->kernel_drops = o->kernel_drops;
+			if (strcmp(o->cfg->dynamic_dir, c->dynamic_dir) == 0) {
+				l->dyn = o->dyn;
+				l->ndyn = o->ndyn;
+				l->dyncap = o->dyncap;
+				o->dyn = NULL;
+			}
+			break;
+		}
+		if (l->dec == NULL && (l->dec = fy_nfdec_new(NULL)) == NULL)
+			goto nomem;
+		if (j == co->nlisteners) {
+			l->fd = open_socket(nc, c);
+			if (l->fd < 0)
+				sv_add(&sv, "listener %s port %u: cannot open "
+					    "(see the log)",
+				       c->bind[0] ? c->bind : "*", c->port);
+			else
+				sv_add(&sv, "listener %s port %u added",
+				       c->bind[0] ? c->bind : "*", c->port);
+		}
+		if (listener_routes(co, l))
+			goto nomem;
+		sv_add(&sv, "listener %s port %u: ident %s, %u source(s)%s%s",
+		       c->bind[0] ? c->bind : "*", c->port,
+		       c->ident[0] ? c->ident : "-", c->nsources,
+		       c->dynamic_dir[0] ? ", dynamic " : "", c->dynamic_dir);
+	}
+	for (j = 0; j < co->nlisteners; j++) {
+		struct listener *o = &co->listeners[j];
+		if (!used[j])
+			sv_add(&sv, "listener %s port %u removed",
+			       o->cfg->bind[0] ? o->cfg->bind : "*",
+			       o->cfg->port);
+		listener_stop(co, o);
+		free(o->src);
+		free(o->dyn);
+		fy_nfdec_free(o->dec);
+	}
+	free(co->listeners);
+	co->listeners = nl;
+	co->nlisteners = nc->nlisteners;
+	for (i = 0; i < co->nlisteners; i++)
+		listener_watch(co, &co->listeners[i]);
+	if (co->lcfg != co->cfg) {
+		cfg_free(co->lcfg);
+		free(co->lcfg);
+	}
+	co->lcfg = nc;
+	free(used);
+	*changes = sv.v;
+	*n = sv.n;
+	return 0;
+nomem:
+	snprintf(err, errlen, "reload: out of memory");
+	free(used);
+	if (nc) {
+		cfg_free(nc);
+		free(nc);
+	}
+	free(nl);
+	for (i = 0; i < sv.n; i++)
+		free(sv.v[i]);
+	free(sv.v);
+	return -1;
+}
+
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct collector *co = w->data;
+	char **ch, err[512];
+	size_t n, i;
+
+	(void)loop;
+	(void)revents;
+	fy_notice("SIGHUP: reloading the configuration");
+	if (collector_reload(co, &ch, &n, err, sizeof(err))) {
+		fy_err("%s", err);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		free(ch[i]);
+	free(ch);
 }
 
 static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
@@ -596,18 +805,14 @@ static void print_totals(struct collector *co)
 
 static int run_live(struct collector *co)
 {
-	struct ev_loop *loop = EV_DEFAULT;
+	struct ev_loop *loop = co->loop;
 	ev_timer flush;
 	ev_periodic rot;
 	ev_signal sterm, sint, susr1, shup;
 	size_t i;
 
-	for (i = 0; i < co->nlisteners; i++) {
-		struct listener *l = &co->listeners[i];
-		ev_io_init(&l->io, on_readable, l->fd, EV_READ);
-		l->io.data = l;
-		ev_io_start(loop, &l->io);
-	}
+	for (i = 0; i < co->nlisteners; i++)
+		listener_watch(co, &co->listeners[i]);
 	ev_timer_init(&flush, on_flush, co->cfg->flush_ms / 1000.0,
 		      co->cfg->flush_ms / 1000.0);
 	flush.data = co;
@@ -618,8 +823,7 @@ static int run_live(struct collector *co)
 	ev_signal_init(&sterm, on_stop, SIGTERM);
 	ev_signal_init(&sint, on_stop, SIGINT);
 	ev_signal_init(&susr1, on_usr1, SIGUSR1);
-	/* reload comes with the control socket; until then a rotation */
-	ev_signal_init(&shup, on_usr1, SIGHUP);
+	ev_signal_init(&shup, on_hup, SIGHUP);
 	susr1.data = co;
 	shup.data = co;
 	ev_signal_start(loop, &sterm);
@@ -635,25 +839,32 @@ static void collector_free(struct collector *co)
 {
 	size_t i;
 
+	ctl_stop(co);
 	trees_free(co->trees);
 	for (i = 0; i < co->nlisteners; i++) {
+		if (co->listeners[i].fd >= 0)
+			close(co->listeners[i].fd);
 		free(co->listeners[i].src);
 		free(co->listeners[i].dyn);
+		fy_nfdec_free(co->listeners[i].dec);
 	}
 	free(co->listeners);
 	if (co->fds)
-		for (i = 0; i < co->cfg->nlisteners; i++)
+		for (i = 0; i < co->lcfg->nlisteners; i++)
 			if (co->fds[i] >= 0)
 				close(co->fds[i]);
 	free(co->fds);
 	free(co->rb);
-	fy_nfdec_free(co->dec);
+	if (co->lcfg != co->cfg) {
+		cfg_free(co->lcfg);
+		free(co->lcfg);
+	}
 }
 
 int main(int argc, char **argv)
 {
 	static struct cfg cfg;
-	struct collector co = {.cfg = &cfg};
+	struct collector co = {.cfg = &cfg, .lcfg = &cfg};
 	int r;
 
 	fy_log_init("collectord");
@@ -662,13 +873,14 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return r > 0 ? 0 : 2;
 	}
+	co.argc = argc;
+	co.argv = argv;
 	if (cfg.verbose)
 		fy_log_level = cfg.verbose > 1 ? FY_LOG_DEBUG : FY_LOG_INFO;
 	signal(SIGPIPE, SIG_IGN);
-	co.start_ms = wall_ms();
-	co.dec = fy_nfdec_new(NULL);
+	co.start_ms = co_now_ms();
 	co.rb = recv_bufs_new();
-	if (co.dec == NULL || co.rb == NULL) {
+	if (co.rb == NULL) {
 		fy_err("out of memory");
 		r = -1;
 		goto out;
@@ -679,14 +891,21 @@ int main(int argc, char **argv)
 	}
 	r = -1;
 	if (open_sockets(&co) || (cfg.daemon && daemonize()) ||
-	    (cfg.pidfile[0] && write_pidfile(cfg.pidfile)) ||
-	    drop_privileges(&cfg) ||
+	    (cfg.pidfile[0] && write_pidfile(cfg.pidfile)))
+		goto out;
+	co.loop = EV_DEFAULT;
+	/* the control socket may live where only root can create it */
+	if (ctl_start(&co, co.loop))
+		fy_warn("running without a control socket");
+	if (drop_privileges(&cfg) ||
 	    start_trees(&co, (time_t)(co.start_ms / 1000)))
 		goto out;
 	r = run_live(&co);
 out:
 	if (co.trees) {
-		fy_nfdec_expire(co.dec, UINT64_MAX);
+		size_t i;
+		for (i = 0; i < co.nlisteners; i++)
+			fy_nfdec_expire(co.listeners[i].dec, UINT64_MAX);
 		trees_rotate(co.trees, 0, true, true);
 		print_totals(&co);
 	}

@@ -1081,6 +1081,16 @@ static int decode_data_set(struct ctx *c, struct session *s,
 	return FY_NFDEC_OK;
 }
 
+static uint64_t sum_bytes(const struct fy_flow *f, size_t n)
+{
+	uint64_t b = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b += f[i].bytes;
+	return b;
+}
+
 /* Emits and counts flows out[from..] now: used for earlier packets' data. */
 static void emit_since(struct ctx *c, struct session *s, size_t from)
 {
@@ -1090,6 +1100,7 @@ static void emit_since(struct ctx *c, struct session *s, size_t from)
 	if (n && c->emit)
 		c->emit(c->arg, d->out + from, n);
 	s->st.flows += n;
+	s->st.bytes += sum_bytes(d->out + from, n);
 	d->nout = from;
 }
 
@@ -1477,6 +1488,7 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 		if (emit)
 			emit(arg, d->out, d->nout);
 		c.s->st.flows += d->nout;
+		c.s->st.bytes += sum_bytes(d->out, d->nout);
 		d->nout = 0;
 	}
 	return FY_NFDEC_OK;

@@ -37,6 +37,7 @@ struct fy_nfdec_cfg {
 struct fy_nfdec_stats {
 	uint64_t packets;
 	uint64_t flows;		/* data records decoded into flows */
+	uint64_t bytes;		/* their bytes */
 	uint64_t options_records;
 	uint64_t malformed;	/* packets dropped for a structural error */
 	uint64_t no_template;	/* data sets whose template never came */

@@ -219,6 +219,7 @@ static void test_v9_template_then_data(void **state)
 	assert_int_equal(k->f[0].exporter_port, 2055);
 	assert_int_equal(fy_addr_v4(&k->f[0].exporter), 0xc0000201);
 	assert_int_equal(stats_of(d, 2055, 7).st.flows, 2);
+	assert_true(stats_of(d, 2055, 7).st.bytes == 5000000000ull + 10);
 	assert_int_equal(stats_of(d, 2055, 7).templates, 1);
 	fy_nfdec_free(d);
 	free(k);

@@ -1,0 +1,553 @@
+/*
+ * control.c - collectord's side of the control socket: the handlers of
+ * Status, Exporters, Templates, Rotate, Reload and SetLogLevel.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collectord.h"
+#include "ctl.h"
+#include "log.h"
+
+#define VERSION "flowyard 0.1.0"
+#define PART_ITEMS 128 /* exporters or templates per reply part */
+
+/* Where a session's packets go, without making a -M tree for it. */
+static struct tree *tree_of(const struct listener *l, const struct fy_addr *a)
+{
+	size_t j;
+
+	for (j = 0; j < l->nsrc; j++)
+		if (memcmp(&l->src[j].addr, a, sizeof(*a)) == 0)
+			return l->src[j].tree;
+	for (j = 0; j < l->ndyn; j++)
+		if (memcmp(&l->dyn[j].addr, a, sizeof(*a)) == 0)
+			return l->dyn[j].tree;
+	return l->deftree;
+}
+
+static void addr_bytes(const struct fy_addr *a, ProtobufCBinaryData *out)
+{
+	/* 4 bytes for IPv4, as the proto says; points into `a` */
+	if (fy_addr_is_v4(a)) {
+		out->len = 4;
+		out->data = (uint8_t *)a->b + 12;
+	} else {
+		out->len = 16;
+		out->data = (uint8_t *)a->b;
+	}
+}
+
+/* ---- Status ---- */
+
+static int h_status(void *arg, const Flowyard__Control__Request *req,
+		    struct fy_ctl_reply *r)
+{
+	struct collector *co = arg;
+	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
+	Flowyard__Control__StatusReply st = FLOWYARD__CONTROL__STATUS_REPLY__INIT;
+	Flowyard__Control__CollectorStatus cs =
+		FLOWYARD__CONTROL__COLLECTOR_STATUS__INIT;
+	Flowyard__Control__CollectorTotals tot =
+		FLOWYARD__CONTROL__COLLECTOR_TOTALS__INIT;
+	Flowyard__Control__ControlCounters cc =
+		FLOWYARD__CONTROL__CONTROL_COUNTERS__INIT;
+	Flowyard__Control__Listener *lv, **lp;
+	struct fy_ctl_stats cst;
+	struct trees_wstats ws;
+	char (*trees)[CFG_PATH_MAX];
+	size_t i;
+	int rc;
+
+	(void)req;
+	lv = calloc(co->nlisteners + 1, sizeof(*lv));
+	lp = calloc(co->nlisteners + 1, sizeof(*lp));
+	trees = calloc(co->nlisteners + 1, sizeof(*trees));
+	if (lv == NULL || lp == NULL || trees == NULL) {
+		free(lv);
+		free(lp);
+		free(trees);
+		return -ENOMEM;
+	}
+	for (i = 0; i < co->nlisteners; i++) {
+		const struct listener *l = &co->listeners[i];
+		const struct cfg_listener *c = l->cfg;
+		Flowyard__Control__Listener init =
+			FLOWYARD__CONTROL__LISTENER__INIT;
+
+		lv[i] = init;
+		lv[i].port = c->port;
+		lv[i].bind = (char *)(c->bind[0] ? c->bind : "*");
+		lv[i].identifier = (char *)(c->ident[0] ? c->ident
+				     : c->dynamic_dir[0] ? "(dynamic)"
+							 : "(sources)");
+		snprintf(trees[i], sizeof(trees[i]), "%s",
+			 c->ident[0] ? c->dir : c->dynamic_dir);
+		lv[i].tree = trees[i];
+		lv[i].packets = l->packets;
+		lv[i].kernel_drops = l->kernel_drops;
+		cs.kernel_drops += l->kernel_drops;
+		lp[i] = &lv[i];
+	}
+	cs.n_listeners = co->nlisteners;
+	cs.listeners = lp;
+	for (i = 0; i < trees_count(co->trees); i++) {
+		const struct tree_stats *ts =
+			tree_stats(trees_at(co->trees, i));
+		tot.packets += ts->packets;
+		tot.flows += ts->flows;
+		tot.bytes += ts->bytes;
+		tot.sequence_failures += ts->seq_failures;
+		tot.lost_flows += ts->lost_flows;
+	}
+	for (i = 0; i < co->nlisteners; i++) {
+		const struct fy_nfdec_totals *dt =
+			fy_nfdec_totals(co->listeners[i].dec);
+		tot.malformed += dt->malformed;
+		tot.bad_version += dt->bad_version;
+		tot.sessions_rejected += dt->sessions_rejected;
+	}
+	trees_writer_stats(co->trees, &ws);
+	tot.files_written = ws.files_closed;
+	cs.totals = &tot;
+	co_session_counts(co, &cs.exporters, &cs.templates, &tot.no_template);
+
+	fy_ctl_server_stats(co->ctl, &cst);
+	fy_ctl_stats_to_proto(&cst, &cc);
+	st.daemon = FLOWYARD__CONTROL__DAEMON__DAEMON_COLLECTORD;
+	st.version = (char *)VERSION;
+	st.pid = (uint32_t)getpid();
+	st.start_time_ms = co->start_ms;
+	st.uptime_ms = co_now_ms() - co->start_ms;
+	st.control = &cc;
+	st.log_level = (char *)fy_log_level_name(fy_log_level);
+	st.detail_case = FLOWYARD__CONTROL__STATUS_REPLY__DETAIL_COLLECTOR;
+	st.collector = &cs;
+	resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_STATUS;
+	resp.status = &st;
+	rc = fy_ctl_reply_end(r, &resp);
+	free(lv);
+	free(lp);
+	free(trees);
+	return rc;
+}
+
+/* ---- Exporters ---- */
+
+struct sess {
+	struct fy_nfdec_session_info info;
+	const struct listener *l;
+};
+
+struct sess_vec {
+	struct sess *v;
+	size_t n, cap;
+	const struct listener *l; /* being collected */
+};
+
+static int collect_session(void *arg, const struct fy_nfdec_session_info *s)
+{
+	struct sess_vec *sv = arg;
+
+	if (sv->n == sv->cap) {
+		size_t nc = sv->cap ? sv->cap * 2 : 64;
+		struct sess *v = realloc(sv->v, nc * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+		sv->v = v;
+		sv->cap = nc;
+	}
+	sv->v[sv->n].info = *s;
+	sv->v[sv->n].l = sv->l;
+	sv->n++;
+	return 0;
+}
+
+static int collect_sessions(struct collector *co, struct sess_vec *sv)
+{
+	size_t i;
+
+	for (i = 0; i < co->nlisteners; i++) {
+		sv->l = &co->listeners[i];
+		if (fy_nfdec_foreach_session(sv->l->dec, collect_session, sv))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void co_session_counts(struct collector *co, uint32_t *sessions,
+		       uint32_t *templates, uint64_t *no_template)
+{
+	struct sess_vec sv = {0};
+	size_t i;
+
+	*sessions = 0;
+	*templates = 0;
+	*no_template = 0;
+	if (collect_sessions(co, &sv) == 0) {
+		*sessions = (uint32_t)sv.n;
+		for (i = 0; i < sv.n; i++) {
+			*templates += sv.v[i].info.templates;
+			*no_template += sv.v[i].info.stats->no_template;
+		}
+	}
+	free(sv.v);
+}
+
+static int h_exporters(void *arg, const Flowyard__Control__Request *req,
+		       struct fy_ctl_reply *r)
+{
+	struct collector *co = arg;
+	uint64_t *cursor = fy_ctl_reply_cursor(r);
+	struct sess_vec sv = {0};
+	Flowyard__Control__ExporterInfo *ev = NULL, **ep = NULL;
+	char (*files)[256] = NULL;
+	int rc = 0;
+
+	(void)req;
+	if (collect_sessions(co, &sv)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	ev = calloc(PART_ITEMS, sizeof(*ev));
+	ep = calloc(PART_ITEMS, sizeof(*ep));
+	files = calloc(PART_ITEMS, sizeof(*files));
+	if (ev == NULL || ep == NULL || files == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		Flowyard__Control__Response resp =
+			FLOWYARD__CONTROL__RESPONSE__INIT;
+		Flowyard__Control__ExportersReply er =
+			FLOWYARD__CONTROL__EXPORTERS_REPLY__INIT;
+		size_t k = 0;
+		bool last;
+
+		while (*cursor + k < sv.n && k < PART_ITEMS) {
+			const struct fy_nfdec_session_info *s =
+				&sv.v[*cursor + k].info;
+			Flowyard__Control__ExporterInfo init =
+				FLOWYARD__CONTROL__EXPORTER_INFO__INIT;
+			struct tree *t = tree_of(sv.v[*cursor + k].l,
+						 &s->src.addr);
+
+			ev[k] = init;
+			addr_bytes(&sv.v[*cursor + k].info.src.addr,
+				   &ev[k].address);
+			ev[k].port = s->src.port;
+			ev[k].domain = s->domain;
+			ev[k].version = s->version;
+			ev[k].identifier = (char *)(t ? tree_ident(t) : "");
+			ev[k].packets = s->stats->packets;
+			ev[k].flows = s->stats->flows;
+			ev[k].bytes = s->stats->bytes;
+			ev[k].sequence_failures = s->stats->seq_failures;
+			ev[k].lost_flows = s->stats->lost_flows;
+			ev[k].malformed = s->stats->malformed;
+			ev[k].no_template = s->stats->no_template;
+			ev[k].templates = s->templates;
+			ev[k].first_seen_ms = s->stats->first_seen_ms;
+			ev[k].last_seen_ms = s->stats->last_seen_ms;
+			ev[k].options_records = s->stats->options_records;
+			files[k][0] = '\0';
+			if (t)
+				tree_current_file(t, files[k],
+						  sizeof(files[k]));
+			ev[k].current_file = files[k];
+			ep[k] = &ev[k];
+			k++;
+		}
+		er.n_exporters = k;
+		er.exporters = ep;
+		resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_EXPORTERS;
+		resp.exporters = &er;
+		last = *cursor + k >= sv.n;
+		rc = last ? fy_ctl_reply_end(r, &resp)
+			  : fy_ctl_reply_part(r, &resp);
+		if (rc == -ENOBUFS) {
+			rc = FY_CTL_AGAIN;
+			break;
+		}
+		if (rc)
+			break;
+		*cursor += k;
+		if (last)
+			break;
+	}
+out:
+	free(sv.v);
+	free(ev);
+	free(ep);
+	free(files);
+	return rc;
+}
+
+/* ---- Templates ---- */
+
+struct tmpl_vec {
+	const Flowyard__Control__TemplatesRequest *rq;
+	struct fy_addr want;
+	bool has_want;
+	uint64_t skip;	/* templates already sent */
+	uint64_t seen;
+	size_t n;
+	Flowyard__Control__TemplateInfo ti[PART_ITEMS];
+	Flowyard__Control__TemplateInfo *tp[PART_ITEMS];
+	struct fy_addr addr[PART_ITEMS];
+	Flowyard__Control__TemplateField *fields[PART_ITEMS];
+	Flowyard__Control__TemplateField **fptr[PART_ITEMS];
+	bool full;
+};
+
+static bool domain_wanted(const Flowyard__Control__TemplatesRequest *rq,
+			  uint32_t d)
+{
+	size_t i;
+
+	if (rq == NULL || rq->n_domains == 0)
+		return true;
+	for (i = 0; i < rq->n_domains; i++)
+		if (rq->domains[i] == d)
+			return true;
+	return false;
+}
+
+static int collect_template(void *arg,
+			    const struct fy_nfdec_template_info *t)
+{
+	struct tmpl_vec *tv = arg;
+	Flowyard__Control__TemplateInfo init =
+		FLOWYARD__CONTROL__TEMPLATE_INFO__INIT;
+	Flowyard__Control__TemplateInfo *o;
+	size_t k = tv->n, i;
+
+	if (tv->has_want &&
+	    memcmp(&tv->want, &t->src.addr, sizeof(tv->want)) != 0)
+		return 0;
+	if (!domain_wanted(tv->rq, t->domain))
+		return 0;
+	if (tv->seen++ < tv->skip)
+		return 0;
+	if (k == PART_ITEMS) {
+		tv->full = true;
+		return 1;
+	}
+	o = &tv->ti[k];
+	*o = init;
+	tv->addr[k] = t->src.addr;
+	addr_bytes(&tv->addr[k], &o->exporter);
+	o->port = t->src.port;
+	o->domain = t->domain;
+	o->template_id = t->id;
+	o->is_options = t->is_options;
+	o->version = t->version;
+	tv->fields[k] = calloc(t->nfields ? t->nfields : 1,
+			       sizeof(**tv->fields));
+	tv->fptr[k] = calloc(t->nfields ? t->nfields : 1,
+			     sizeof(**tv->fptr));
+	if (tv->fields[k] == NULL || tv->fptr[k] == NULL)
+		return -ENOMEM;
+	for (i = 0; i < t->nfields; i++) {
+		Flowyard__Control__TemplateField fi =
+			FLOWYARD__CONTROL__TEMPLATE_FIELD__INIT;
+		fi.pen = t->fields[i].pen;
+		fi.id = t->fields[i].id;
+		fi.len = t->fields[i].len;
+		tv->fields[k][i] = fi;
+		tv->fptr[k][i] = &tv->fields[k][i];
+	}
+	o->n_fields = t->nfields;
+	o->fields = tv->fptr[k];
+	tv->tp[k] = o;
+	tv->n++;
+	return 0;
+}
+
+static int h_templates(void *arg, const Flowyard__Control__Request *req,
+		       struct fy_ctl_reply *r)
+{
+	struct collector *co = arg;
+	const Flowyard__Control__TemplatesRequest *rq = req->templates;
+	uint64_t *cursor = fy_ctl_reply_cursor(r);
+	struct tmpl_vec *tv = calloc(1, sizeof(*tv));
+	int rc;
+
+	if (tv == NULL)
+		return -ENOMEM;
+	tv->rq = rq;
+	if (rq && rq->exporter && rq->exporter[0]) {
+		if (fy_addr_parse(rq->exporter, &tv->want, NULL)) {
+			free(tv);
+			return fy_ctl_reply_error(r, FY_CTL_ERR_INVALID_ARGUMENT,
+						  "exporter '%s' is not an IP "
+						  "address", rq->exporter);
+		}
+		tv->has_want = true;
+	}
+	tv->skip = *cursor;
+	rc = 0;
+	for (size_t i = 0; i < co->nlisteners && rc == 0; i++)
+		rc = fy_nfdec_foreach_template(co->listeners[i].dec,
+					       collect_template, tv);
+	if (rc >= 0) {
+		Flowyard__Control__Response resp =
+			FLOWYARD__CONTROL__RESPONSE__INIT;
+		Flowyard__Control__TemplatesReply tr =
+			FLOWYARD__CONTROL__TEMPLATES_REPLY__INIT;
+
+		tr.n_templates = tv->n;
+		tr.templates = tv->tp;
+		resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_TEMPLATES;
+		resp.templates = &tr;
+		rc = tv->full ? fy_ctl_reply_part(r, &resp)
+			      : fy_ctl_reply_end(r, &resp);
+		if (rc == 0 && tv->full) {
+			*cursor += tv->n;
+			rc = FY_CTL_AGAIN;
+		} else if (rc == -ENOBUFS) {
+			rc = FY_CTL_AGAIN;
+		}
+	}
+	for (size_t k = 0; k < PART_ITEMS; k++) {
+		free(tv->fields[k]);
+		free(tv->fptr[k]);
+	}
+	free(tv);
+	return rc;
+}
+
+/* ---- Rotate, Reload, SetLogLevel ---- */
+
+static int h_rotate(void *arg, const Flowyard__Control__Request *req,
+		    struct fy_ctl_reply *r)
+{
+	struct collector *co = arg;
+	const char *ident = req->rotate && req->rotate->identifier &&
+					    req->rotate->identifier[0]
+				    ? req->rotate->identifier
+				    : NULL;
+	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
+	Flowyard__Control__RotateReply rr = FLOWYARD__CONTROL__ROTATE_REPLY__INIT;
+	char **files = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if (ident) {
+		for (i = 0; i < trees_count(co->trees); i++)
+			if (strcmp(tree_ident(trees_at(co->trees, i)), ident) ==
+			    0)
+				break;
+		if (i == trees_count(co->trees))
+			return fy_ctl_reply_error(r, FY_CTL_ERR_INVALID_ARGUMENT,
+						  "no tree with identifier "
+						  "'%s'", ident);
+	}
+	trees_flush(co->trees);
+	/* The writer closes the files; reception waits only for that. */
+	trees_rotate_some(co->trees, (time_t)(co_now_ms() / 1000), false, true,
+			  ident, &files, &n);
+	fy_notice("control: rotated %zu file(s) at the request of uid %ld", n,
+		  (long)fy_ctl_reply_peer(r)->uid);
+	rr.n_files_closed = n;
+	rr.files_closed = files;
+	resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_ROTATE;
+	resp.rotate = &rr;
+	rc = fy_ctl_reply_end(r, &resp);
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	return rc;
+}
+
+static int h_reload(void *arg, const Flowyard__Control__Request *req,
+		    struct fy_ctl_reply *r)
+{
+	struct collector *co = arg;
+	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
+	Flowyard__Control__ReloadReply rr = FLOWYARD__CONTROL__RELOAD_REPLY__INIT;
+	char **changes = NULL, err[512];
+	size_t n = 0, i;
+	int rc;
+
+	(void)req;
+	if (collector_reload(co, &changes, &n, err, sizeof(err)))
+		return fy_ctl_reply_error(r, FY_CTL_ERR_FAILED, "%s", err);
+	rr.n_changes = n;
+	rr.changes = changes;
+	resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_RELOAD;
+	resp.reload = &rr;
+	rc = fy_ctl_reply_end(r, &resp);
+	for (i = 0; i < n; i++)
+		free(changes[i]);
+	free(changes);
+	return rc;
+}
+
+static int h_loglevel(void *arg, const Flowyard__Control__Request *req,
+		      struct fy_ctl_reply *r)
+{
+	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
+	Flowyard__Control__SetLogLevelReply lr =
+		FLOWYARD__CONTROL__SET_LOG_LEVEL_REPLY__INIT;
+	const char *want = req->set_log_level ? req->set_log_level->level : "";
+	int level = fy_log_parse_level(want ? want : "");
+
+	(void)arg;
+	if (level < 0)
+		return fy_ctl_reply_error(r, FY_CTL_ERR_INVALID_ARGUMENT,
+					  "log level '%s': expected err, "
+					  "warning, notice, info or debug",
+					  want ? want : "");
+	lr.previous = (char *)fy_log_level_name(fy_log_level);
+	fy_log_level = level;
+	lr.current = (char *)fy_log_level_name(fy_log_level);
+	fy_notice("control: log level %s -> %s", lr.previous, lr.current);
+	resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_SET_LOG_LEVEL;
+	resp.set_log_level = &lr;
+	return fy_ctl_reply_end(r, &resp);
+}
+
+static const struct fy_ctl_handler handlers[FY_CTL_NCMD] = {
+	[FY_CTL_CMD_STATUS] = {h_status},
+	[FY_CTL_CMD_EXPORTERS] = {h_exporters},
+	[FY_CTL_CMD_TEMPLATES] = {h_templates},
+	[FY_CTL_CMD_ROTATE] = {h_rotate},
+	[FY_CTL_CMD_RELOAD] = {h_reload},
+	[FY_CTL_CMD_SET_LOG_LEVEL] = {h_loglevel},
+};
+
+static void ctl_log(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	fy_log(level, "control: %s", msg);
+}
+
+int ctl_start(struct collector *co, struct ev_loop *loop)
+{
+	struct fy_ctl_server_cfg c = {
+		.path = co->cfg->socket_path,
+		.daemon = "collectord",
+		.group = co->cfg->socket_group[0] ? co->cfg->socket_group
+						  : NULL,
+		.handlers = handlers,
+		.handler_arg = co,
+		.log = ctl_log,
+	};
+
+	if (fy_ctl_server_new(loop, &c, &co->ctl)) {
+		co->ctl = NULL;
+		return -1;
+	}
+	fy_notice("control socket %s", co->cfg->socket_path);
+	return 0;
+}
+
+void ctl_stop(struct collector *co)
+{
+	fy_ctl_server_free(co->ctl);
+	co->ctl = NULL;
+}
