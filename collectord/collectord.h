@@ -59,8 +59,8 @@ struct recv_bufs {
 struct fy_ctl_server;
 
 struct collector {
-	const struct cfg *cfg;	/* as started: the writer's settings */
-	struct cfg *lcfg;	/* listeners now: replaced by a reload */
+	const struct cfg *cfg; /* as started: the writer's settings */
+	struct cfg *lcfg;      /* listeners now: replaced by a reload */
 	int argc;
 	char **argv;
 	struct fy_ctl_server *ctl;

@@ -118,8 +118,8 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int parse_with_unit(const char *s, uint64_t *out,
-			   const char *units, const uint64_t *mult)
+static int parse_with_unit(const char *s, uint64_t *out, const char *units,
+			   const uint64_t *mult)
 {
 	char *end;
 	unsigned long long v;
@@ -227,8 +227,10 @@ static int add_source(struct cfg_listener *l, const char *ident,
 	char buf[1024], *tok, *save = NULL;
 
 	if (!valid_ident(ident)) {
-		snprintf(err, errlen, "source ident '%s': use letters, digits "
-			 "and _-.#+@", ident);
+		snprintf(err, errlen,
+			 "source ident '%s': use letters, digits "
+			 "and _-.#+@",
+			 ident);
 		return -1;
 	}
 	v = realloc(l->sources, (l->nsources + 1) * sizeof(*v));
@@ -253,13 +255,17 @@ static int add_source(struct cfg_listener *l, const char *ident,
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		if (s->naddrs == CFG_MAX_SOURCE_ADDRS) {
-			snprintf(err, errlen, "source %s: more than %d "
-				 "addresses", ident, CFG_MAX_SOURCE_ADDRS);
+			snprintf(err, errlen,
+				 "source %s: more than %d "
+				 "addresses",
+				 ident, CFG_MAX_SOURCE_ADDRS);
 			return -1;
 		}
 		if (fy_addr_parse(tok, &s->addrs[s->naddrs], NULL)) {
-			snprintf(err, errlen, "source %s: '%s' is not an IP "
-				 "address", ident, tok);
+			snprintf(err, errlen,
+				 "source %s: '%s' is not an IP "
+				 "address",
+				 ident, tok);
 			return -1;
 		}
 		s->naddrs++;
@@ -353,7 +359,8 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 		case 'I':
 			if (!valid_ident(optarg))
 				return opt_error("-I '%s': use letters, digits "
-						 "and _-.#+@", optarg);
+						 "and _-.#+@",
+						 optarg);
 			ident = optarg;
 			break;
 		case 'n':
@@ -368,19 +375,21 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 		case OPT_MAX_EXPORTERS:
 			if (parse_uint(optarg, 1000000, &dyn_max) || !dyn_max)
 				return opt_error("--max-exporters '%s': "
-						 "expected 1..1000000", optarg);
+						 "expected 1..1000000",
+						 optarg);
 			break;
 		case 'S':
 			if (parse_uint(optarg, FY_FTREE_LAYOUT_MAX, &v))
 				return opt_error("-S '%s': expected a layout "
-						 "0..%d", optarg,
-						 FY_FTREE_LAYOUT_MAX);
+						 "0..%d",
+						 optarg, FY_FTREE_LAYOUT_MAX);
 			c->layout = (int)v;
 			break;
 		case 't':
 			if (parse_uint(optarg, 86400, &v) || v < 2)
 				return opt_error("-t '%s': expected 2..86400 "
-						 "seconds", optarg);
+						 "seconds",
+						 optarg);
 			c->rotate = (unsigned)v;
 			break;
 		case OPT_LOCALTIME:
@@ -410,7 +419,8 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 		case 'z':
 			if (parse_compress(optarg, &c->lz4_level))
 				return opt_error("-z '%s': expected lz4 or "
-						 "lz4:LEVEL (0..12)", optarg);
+						 "lz4:LEVEL (0..12)",
+						 optarg);
 			break;
 		case 'y':
 			c->lz4_level = 0;
@@ -421,13 +431,15 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 		case 'B':
 			if (parse_uint(optarg, 1u << 30, &v))
 				return opt_error("-B '%s': expected a size in "
-						 "bytes", optarg);
+						 "bytes",
+						 optarg);
 			c->rcvbuf = (int)v;
 			break;
 		case OPT_FLUSH_MS:
 			if (parse_uint(optarg, 2000, &v) || v < 10)
 				return opt_error("--flush-ms '%s': expected "
-						 "10..2000", optarg);
+						 "10..2000",
+						 optarg);
 			c->flush_ms = (unsigned)v;
 			break;
 		case 'c':
@@ -620,8 +632,7 @@ static int file_listener(struct cfg *c, char **w, int n,
 	return 0;
 }
 
-static int file_setting(struct cfg *c, char **w, int n, char *msg,
-			size_t len)
+static int file_setting(struct cfg *c, char **w, int n, char *msg, size_t len)
 {
 	const char *k = w[0], *v = n > 1 ? w[1] : NULL;
 	unsigned long u;
@@ -698,7 +709,8 @@ static int file_line(struct cfg *c, char **w, int n, char *msg, size_t len)
 			return -1;
 		v = kv(w, n, "ident");
 		if (v == NULL || !valid_ident(v)) {
-			snprintf(msg, len, "listen: ident= with letters, "
+			snprintf(msg, len,
+				 "listen: ident= with letters, "
 				 "digits and _-.#+@ is required");
 			return -1;
 		}
@@ -712,14 +724,16 @@ static int file_line(struct cfg *c, char **w, int n, char *msg, size_t len)
 	}
 	if (strcmp(w[0], "source") == 0) {
 		const char *ident = kv(w, n, "ident"), *ip = kv(w, n, "ip");
-		if ((bad = unknown_key(w, n, "port bind family ident ip dir"))) {
+		if ((bad = unknown_key(w, n,
+				       "port bind family ident ip dir"))) {
 			snprintf(msg, len, "source: unknown '%s'", bad);
 			return -1;
 		}
 		if (file_listener(c, w, n, &l, msg, len))
 			return -1;
 		if (ident == NULL || ip == NULL) {
-			snprintf(msg, len, "source: ident= and ip= are "
+			snprintf(msg, len,
+				 "source: ident= and ip= are "
 				 "required");
 			return -1;
 		}
@@ -734,15 +748,17 @@ static int file_line(struct cfg *c, char **w, int n, char *msg, size_t len)
 		if (file_listener(c, w, n, &l, msg, len))
 			return -1;
 		v = kv(w, n, "dir");
-		if (v == NULL || copy_str(l->dynamic_dir,
-					  sizeof(l->dynamic_dir), v)) {
+		if (v == NULL ||
+		    copy_str(l->dynamic_dir, sizeof(l->dynamic_dir), v)) {
 			snprintf(msg, len, "dynamic: dir= is required");
 			return -1;
 		}
 		if ((v = kv(w, n, "max")) &&
 		    (parse_uint(v, 1000000, &max) || !max)) {
-			snprintf(msg, len, "dynamic: max='%s': expected "
-				 "1..1000000", v);
+			snprintf(msg, len,
+				 "dynamic: max='%s': expected "
+				 "1..1000000",
+				 v);
 			return -1;
 		}
 		l->dynamic_max = (unsigned)max;
@@ -788,8 +804,7 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 	return r;
 }
 
-static int tree_dir(char *dst, size_t len, const char *base,
-		    const char *ident)
+static int tree_dir(char *dst, size_t len, const char *base, const char *ident)
 {
 	char buf[CFG_PATH_MAX];
 	int n = snprintf(buf, sizeof(buf), "%s/%s", base, ident);
@@ -814,14 +829,18 @@ int cfg_finish(struct cfg *c, char *err, size_t errlen)
 	for (i = 0; i < c->nlisteners; i++) {
 		struct cfg_listener *l = &c->listeners[i];
 		if (!l->ident[0] && !l->nsources && !l->dynamic_dir[0]) {
-			snprintf(err, errlen, "listener port %u: no ident, "
-				 "source or dynamic tree", l->port);
+			snprintf(err, errlen,
+				 "listener port %u: no ident, "
+				 "source or dynamic tree",
+				 l->port);
 			return -1;
 		}
 		if (l->ident[0] && !l->dir[0]) {
 			if (!c->base[0]) {
-				snprintf(err, errlen, "ident %s: no directory "
-					 "(-w BASE)", l->ident);
+				snprintf(err, errlen,
+					 "ident %s: no directory "
+					 "(-w BASE)",
+					 l->ident);
 				return -1;
 			}
 			if (tree_dir(l->dir, sizeof(l->dir), c->base, l->ident))
@@ -832,8 +851,10 @@ int cfg_finish(struct cfg *c, char *err, size_t errlen)
 			if (s->dir[0])
 				continue;
 			if (!c->base[0]) {
-				snprintf(err, errlen, "source %s: no directory "
-					 "(-w BASE or dir=)", s->ident);
+				snprintf(err, errlen,
+					 "source %s: no directory "
+					 "(-w BASE or dir=)",
+					 s->ident);
 				return -1;
 			}
 			if (tree_dir(s->dir, sizeof(s->dir), c->base, s->ident))
@@ -884,7 +905,7 @@ void cfg_print(const struct cfg *c, FILE *out)
 
 		snprintf(where, sizeof(where), "port=%u%s%s%s", l->port,
 			 l->bind[0] ? " bind=" : "", l->bind,
-			 l->family == 4   ? " family=4"
+			 l->family == 4	  ? " family=4"
 			 : l->family == 6 ? " family=6"
 					  : "");
 		if (l->ident[0])

@@ -33,9 +33,9 @@ struct cfg_source {
 };
 
 struct cfg_listener {
-	char bind[64];	/* address text; "" for every address */
+	char bind[64]; /* address text; "" for every address */
 	uint16_t port;
-	int family;	/* 0 dual stack, 4 or 6 only */
+	int family;		   /* 0 dual stack, 4 or 6 only */
 	char ident[CFG_IDENT_MAX]; /* default tree; "" if sources only */
 	char dir[CFG_PATH_MAX];
 	struct cfg_source *sources;
@@ -49,8 +49,8 @@ struct cfg {
 	int layout;		 /* -S 0..8 */
 	unsigned rotate;	 /* -t seconds */
 	bool localtime;
-	int lz4_level; /* -z lz4[:level]: 0 fast, 1..12 HC */
-	int rcvbuf;    /* -B, 0 = system default */
+	int lz4_level;		 /* -z lz4[:level]: 0 fast, 1..12 HC */
+	int rcvbuf;		 /* -B, 0 = system default */
 	char exec[CFG_PATH_MAX]; /* -x */
 	bool expire;		 /* -e */
 	uint64_t max_age_s;

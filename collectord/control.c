@@ -48,7 +48,8 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 {
 	struct collector *co = arg;
 	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
-	Flowyard__Control__StatusReply st = FLOWYARD__CONTROL__STATUS_REPLY__INIT;
+	Flowyard__Control__StatusReply st =
+		FLOWYARD__CONTROL__STATUS_REPLY__INIT;
 	Flowyard__Control__CollectorStatus cs =
 		FLOWYARD__CONTROL__COLLECTOR_STATUS__INIT;
 	Flowyard__Control__CollectorTotals tot =
@@ -58,7 +59,7 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 	Flowyard__Control__Listener *lv, **lp;
 	struct fy_ctl_stats cst;
 	struct trees_wstats ws;
-	char (*trees)[CFG_PATH_MAX];
+	char(*trees)[CFG_PATH_MAX];
 	size_t i;
 	int rc;
 
@@ -81,9 +82,9 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 		lv[i] = init;
 		lv[i].port = c->port;
 		lv[i].bind = (char *)(c->bind[0] ? c->bind : "*");
-		lv[i].identifier = (char *)(c->ident[0] ? c->ident
-				     : c->dynamic_dir[0] ? "(dynamic)"
-							 : "(sources)");
+		lv[i].identifier = (char *)(c->ident[0]		? c->ident
+					    : c->dynamic_dir[0] ? "(dynamic)"
+								: "(sources)");
 		snprintf(trees[i], sizeof(trees[i]), "%s",
 			 c->ident[0] ? c->dir : c->dynamic_dir);
 		lv[i].tree = trees[i];
@@ -204,7 +205,7 @@ static int h_exporters(void *arg, const Flowyard__Control__Request *req,
 	uint64_t *cursor = fy_ctl_reply_cursor(r);
 	struct sess_vec sv = {0};
 	Flowyard__Control__ExporterInfo *ev = NULL, **ep = NULL;
-	char (*files)[256] = NULL;
+	char(*files)[256] = NULL;
 	int rc = 0;
 
 	(void)req;
@@ -232,8 +233,8 @@ static int h_exporters(void *arg, const Flowyard__Control__Request *req,
 				&sv.v[*cursor + k].info;
 			Flowyard__Control__ExporterInfo init =
 				FLOWYARD__CONTROL__EXPORTER_INFO__INIT;
-			struct tree *t = tree_of(sv.v[*cursor + k].l,
-						 &s->src.addr);
+			struct tree *t =
+				tree_of(sv.v[*cursor + k].l, &s->src.addr);
 
 			ev[k] = init;
 			addr_bytes(&sv.v[*cursor + k].info.src.addr,
@@ -263,7 +264,8 @@ static int h_exporters(void *arg, const Flowyard__Control__Request *req,
 		}
 		er.n_exporters = k;
 		er.exporters = ep;
-		resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_EXPORTERS;
+		resp.result_case =
+			FLOWYARD__CONTROL__RESPONSE__RESULT_EXPORTERS;
 		resp.exporters = &er;
 		last = *cursor + k >= sv.n;
 		rc = last ? fy_ctl_reply_end(r, &resp)
@@ -292,7 +294,7 @@ struct tmpl_vec {
 	const Flowyard__Control__TemplatesRequest *rq;
 	struct fy_addr want;
 	bool has_want;
-	uint64_t skip;	/* templates already sent */
+	uint64_t skip; /* templates already sent */
 	uint64_t seen;
 	size_t n;
 	Flowyard__Control__TemplateInfo ti[PART_ITEMS];
@@ -316,8 +318,7 @@ static bool domain_wanted(const Flowyard__Control__TemplatesRequest *rq,
 	return false;
 }
 
-static int collect_template(void *arg,
-			    const struct fy_nfdec_template_info *t)
+static int collect_template(void *arg, const struct fy_nfdec_template_info *t)
 {
 	struct tmpl_vec *tv = arg;
 	Flowyard__Control__TemplateInfo init =
@@ -345,10 +346,9 @@ static int collect_template(void *arg,
 	o->template_id = t->id;
 	o->is_options = t->is_options;
 	o->version = t->version;
-	tv->fields[k] = calloc(t->nfields ? t->nfields : 1,
-			       sizeof(**tv->fields));
-	tv->fptr[k] = calloc(t->nfields ? t->nfields : 1,
-			     sizeof(**tv->fptr));
+	tv->fields[k] =
+		calloc(t->nfields ? t->nfields : 1, sizeof(**tv->fields));
+	tv->fptr[k] = calloc(t->nfields ? t->nfields : 1, sizeof(**tv->fptr));
 	if (tv->fields[k] == NULL || tv->fptr[k] == NULL)
 		return -ENOMEM;
 	for (i = 0; i < t->nfields; i++) {
@@ -382,9 +382,11 @@ static int h_templates(void *arg, const Flowyard__Control__Request *req,
 	if (rq && rq->exporter && rq->exporter[0]) {
 		if (fy_addr_parse(rq->exporter, &tv->want, NULL)) {
 			free(tv);
-			return fy_ctl_reply_error(r, FY_CTL_ERR_INVALID_ARGUMENT,
+			return fy_ctl_reply_error(r,
+						  FY_CTL_ERR_INVALID_ARGUMENT,
 						  "exporter '%s' is not an IP "
-						  "address", rq->exporter);
+						  "address",
+						  rq->exporter);
 		}
 		tv->has_want = true;
 	}
@@ -401,7 +403,8 @@ static int h_templates(void *arg, const Flowyard__Control__Request *req,
 
 		tr.n_templates = tv->n;
 		tr.templates = tv->tp;
-		resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_TEMPLATES;
+		resp.result_case =
+			FLOWYARD__CONTROL__RESPONSE__RESULT_TEMPLATES;
 		resp.templates = &tr;
 		rc = tv->full ? fy_ctl_reply_part(r, &resp)
 			      : fy_ctl_reply_end(r, &resp);
@@ -431,7 +434,8 @@ static int h_rotate(void *arg, const Flowyard__Control__Request *req,
 				    ? req->rotate->identifier
 				    : NULL;
 	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
-	Flowyard__Control__RotateReply rr = FLOWYARD__CONTROL__ROTATE_REPLY__INIT;
+	Flowyard__Control__RotateReply rr =
+		FLOWYARD__CONTROL__ROTATE_REPLY__INIT;
 	char **files = NULL;
 	size_t n = 0, i;
 	int rc;
@@ -442,9 +446,11 @@ static int h_rotate(void *arg, const Flowyard__Control__Request *req,
 			    0)
 				break;
 		if (i == trees_count(co->trees))
-			return fy_ctl_reply_error(r, FY_CTL_ERR_INVALID_ARGUMENT,
+			return fy_ctl_reply_error(r,
+						  FY_CTL_ERR_INVALID_ARGUMENT,
 						  "no tree with identifier "
-						  "'%s'", ident);
+						  "'%s'",
+						  ident);
 	}
 	trees_flush(co->trees);
 	/* The writer closes the files; reception waits only for that. */
@@ -468,7 +474,8 @@ static int h_reload(void *arg, const Flowyard__Control__Request *req,
 {
 	struct collector *co = arg;
 	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
-	Flowyard__Control__ReloadReply rr = FLOWYARD__CONTROL__RELOAD_REPLY__INIT;
+	Flowyard__Control__ReloadReply rr =
+		FLOWYARD__CONTROL__RELOAD_REPLY__INIT;
 	char **changes = NULL, err[512];
 	size_t n = 0, i;
 	int rc;

@@ -288,8 +288,7 @@ static int open_socket(const struct cfg *c, const struct cfg_listener *cl)
 		fy_warn("-B %d: %s", rcvbuf, strerror(errno));
 	if (bind(fd, (struct sockaddr *)&ss, sl)) {
 		fy_err("cannot listen on %s port %u: %s",
-		       cl->bind[0] ? cl->bind : "*", cl->port,
-		       strerror(errno));
+		       cl->bind[0] ? cl->bind : "*", cl->port, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -608,8 +607,9 @@ int collector_reload(struct collector *co, char ***changes, size_t *n,
 		if (j == co->nlisteners) {
 			l->fd = open_socket(nc, c);
 			if (l->fd < 0)
-				sv_add(&sv, "listener %s port %u: cannot open "
-					    "(see the log)",
+				sv_add(&sv,
+				       "listener %s port %u: cannot open "
+				       "(see the log)",
 				       c->bind[0] ? c->bind : "*", c->port);
 			else
 				sv_add(&sv, "listener %s port %u added",
@@ -764,17 +764,16 @@ static int drop_privileges(const struct cfg *c)
 	for (i = 0; i < c->nlisteners; i++) {
 		const struct cfg_listener *l = &c->listeners[i];
 		unsigned j;
-		if (l->dir[0] && (fy_mkdir_p(l->dir, 0755) ||
-				  chown(l->dir, uid, gid)))
+		if (l->dir[0] &&
+		    (fy_mkdir_p(l->dir, 0755) || chown(l->dir, uid, gid)))
 			fy_warn("%s: %s", l->dir, strerror(errno));
 		for (j = 0; j < l->nsources; j++)
 			if (fy_mkdir_p(l->sources[j].dir, 0755) ||
 			    chown(l->sources[j].dir, uid, gid))
 				fy_warn("%s: %s", l->sources[j].dir,
 					strerror(errno));
-		if (l->dynamic_dir[0] &&
-		    (fy_mkdir_p(l->dynamic_dir, 0755) ||
-		     chown(l->dynamic_dir, uid, gid)))
+		if (l->dynamic_dir[0] && (fy_mkdir_p(l->dynamic_dir, 0755) ||
+					  chown(l->dynamic_dir, uid, gid)))
 			fy_warn("%s: %s", l->dynamic_dir, strerror(errno));
 	}
 	if (setgroups(1, &gid) || setgid(gid) || setuid(uid)) {

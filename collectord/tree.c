@@ -176,8 +176,8 @@ static void set_current(struct tree *t, const char *path)
 	pthread_mutex_unlock(&t->lock);
 }
 
-static int slot_paths(const struct trees *ts, const struct tree *t,
-		      time_t slot, char *dir, size_t dlen)
+static int slot_paths(const struct trees *ts, const struct tree *t, time_t slot,
+		      char *dir, size_t dlen)
 {
 	return fy_ftree_slot_dir(dir, dlen, t->dir, ts->cfg->layout, slot,
 				 ts->cfg->localtime);
@@ -194,8 +194,7 @@ static void open_file(struct trees *ts, struct tree *t)
 	int n;
 
 	if (slot_paths(ts, t, t->slot, dir, sizeof(dir)) ||
-	    fy_ftree_temp_name(name, sizeof(name), FY_FTREE_PREFIX,
-			       getpid()))
+	    fy_ftree_temp_name(name, sizeof(name), FY_FTREE_PREFIX, getpid()))
 		goto fail_path;
 	n = snprintf(t->temp, sizeof(t->temp), "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(t->temp))
@@ -381,7 +380,8 @@ static void recover_one(struct trees *ts, struct tree *t, const char *path)
 	if (fy_store_reader_open(&r, path, err, sizeof(err))) {
 		struct stat st;
 		/* a file that died before its header held no flow */
-		if (stat(path, &st) == 0 && st.st_size < 64 && unlink(path) == 0)
+		if (stat(path, &st) == 0 && st.st_size < 64 &&
+		    unlink(path) == 0)
 			fy_notice("tree %s: removed empty leftover %s",
 				  t->ident, path);
 		else
@@ -559,7 +559,8 @@ static void *writer_main(void *arg)
 				if (closed && j->done->files) {
 					char *d = strdup(final);
 					if (d)
-						j->done->files[j->done->nfiles++] = d;
+						j->done->files[j->done->nfiles++] =
+							d;
 				}
 				j->done->closed += (unsigned)closed;
 				j->done->pending--;
@@ -662,9 +663,9 @@ void tree_add(struct trees *ts, struct tree *t, const struct fy_flow *f,
 	}
 }
 
-void tree_note_packet(struct tree *t, const struct fy_addr *addr,
-		      uint16_t port, uint32_t domain, uint8_t version,
-		      uint64_t seq_failures, uint64_t lost_flows)
+void tree_note_packet(struct tree *t, const struct fy_addr *addr, uint16_t port,
+		      uint32_t domain, uint8_t version, uint64_t seq_failures,
+		      uint64_t lost_flows)
 {
 	size_t i;
 
@@ -707,9 +708,8 @@ unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait)
 	return trees_rotate_some(ts, now, final, wait, NULL, NULL, NULL);
 }
 
-unsigned trees_rotate_some(struct trees *ts, time_t now, bool final,
-			   bool wait, const char *ident, char ***files,
-			   size_t *nfiles)
+unsigned trees_rotate_some(struct trees *ts, time_t now, bool final, bool wait,
+			   const char *ident, char ***files, size_t *nfiles)
 {
 	struct done done = {0};
 	size_t i;

@@ -36,9 +36,9 @@ struct tree_stats {
 struct trees_wstats {
 	uint64_t files_closed;
 	uint64_t write_errors;
-	uint64_t flows_lost; /* to write errors */
-	uint64_t recovered;  /* temporary files of a crash renamed */
-	uint64_t expired;    /* files removed by retention */
+	uint64_t flows_lost;  /* to write errors */
+	uint64_t recovered;   /* temporary files of a crash renamed */
+	uint64_t expired;     /* files removed by retention */
 	uint64_t batch_waits; /* times reception waited for the writer */
 };
 
@@ -61,9 +61,9 @@ void tree_add(struct trees *ts, struct tree *t, const struct fy_flow *f,
 	      size_t n);
 
 /* Receive thread: a packet from an exporter, for counters and footers. */
-void tree_note_packet(struct tree *t, const struct fy_addr *addr,
-		      uint16_t port, uint32_t domain, uint8_t version,
-		      uint64_t seq_failures, uint64_t lost_flows);
+void tree_note_packet(struct tree *t, const struct fy_addr *addr, uint16_t port,
+		      uint32_t domain, uint8_t version, uint64_t seq_failures,
+		      uint64_t lost_flows);
 
 /* Hands partial batches to the writer so they reach the disk. */
 void trees_flush(struct trees *ts);
@@ -80,9 +80,8 @@ unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait);
  * reopen in the slot of `now`). With `files`, waits and returns the final
  * names of the files closed (free each and the array).
  */
-unsigned trees_rotate_some(struct trees *ts, time_t now, bool final,
-			   bool wait, const char *ident, char ***files,
-			   size_t *nfiles);
+unsigned trees_rotate_some(struct trees *ts, time_t now, bool final, bool wait,
+			   const char *ident, char ***files, size_t *nfiles);
 
 /* Stops the writer thread (after a final rotation) and frees everything. */
 void trees_free(struct trees *ts);

@@ -62,7 +62,7 @@ struct fy_flow {
 	uint32_t output_if;
 	uint32_t src_as;
 	uint32_t dst_as;
-	uint32_t domain;	    /* observation domain / v9 source id / v5 engine */
+	uint32_t domain; /* observation domain / v9 source id / v5 engine */
 	uint32_t sampling_interval; /* 1-in-N; 0 or 1 means unsampled */
 	uint32_t mpls_label;	    /* top label, 20 bits (IE 70) */
 
@@ -74,7 +74,7 @@ struct fy_flow {
 	uint16_t out_vlan; /* postVlanId (59) */
 	uint16_t exporter_port;
 
-	uint8_t family;	       /* enum fy_family of src/dst */
+	uint8_t family; /* enum fy_family of src/dst */
 	uint8_t exporter_family;
 	uint8_t proto;
 	uint8_t tcp_flags;
@@ -83,9 +83,9 @@ struct fy_flow {
 	uint8_t dst_mask;
 	uint8_t icmp_type;
 	uint8_t icmp_code;
-	uint8_t end_reason;	 /* enum fy_end_reason */
-	uint8_t direction;	 /* flowDirection (61): 0 ingress, 1 egress */
-	uint8_t fw_event;	 /* firewallEvent (233) / NSEL event */
+	uint8_t end_reason;	   /* enum fy_end_reason */
+	uint8_t direction;	   /* flowDirection (61): 0 ingress, 1 egress */
+	uint8_t fw_event;	   /* firewallEvent (233) / NSEL event */
 	uint8_t forwarding_status; /* IE 89 */
 	uint8_t engine_type;
 	uint8_t engine_id;

@@ -10,8 +10,8 @@
 
 /* nfcapd's -S layouts, as strftime formats. */
 static const char *const layouts[FY_FTREE_LAYOUT_MAX + 1] = {
-	"", "%Y/%m/%d", "%Y/%m/%d/%H", "%Y/%W/%u", "%Y/%W/%u/%H",
-	"%Y/%j", "%Y/%j/%H", "%Y-%m-%d", "%Y-%m-%d/%H",
+	"",	 "%Y/%m/%d", "%Y/%m/%d/%H", "%Y/%W/%u",	   "%Y/%W/%u/%H",
+	"%Y/%j", "%Y/%j/%H", "%Y-%m-%d",    "%Y-%m-%d/%H",
 };
 
 time_t fy_ftree_slot_start(time_t t, unsigned period)
@@ -35,8 +35,8 @@ int fy_ftree_slot_dir(char *buf, size_t len, const char *dir, int layout,
 	struct tm tm;
 	int n;
 
-	if (layout < 0 || layout > FY_FTREE_LAYOUT_MAX || to_tm(t, localtime,
-								 &tm))
+	if (layout < 0 || layout > FY_FTREE_LAYOUT_MAX ||
+	    to_tm(t, localtime, &tm))
 		return -1;
 	if (layout == 0) {
 		n = snprintf(buf, len, "%s", dir);
@@ -56,9 +56,8 @@ int fy_ftree_file_name(char *buf, size_t len, const char *prefix, time_t t,
 	int n;
 
 	if (to_tm(t, localtime, &tm) ||
-	    strftime(stamp, sizeof(stamp), seconds ? "%Y%m%d%H%M%S"
-						    : "%Y%m%d%H%M",
-		     &tm) == 0)
+	    strftime(stamp, sizeof(stamp),
+		     seconds ? "%Y%m%d%H%M%S" : "%Y%m%d%H%M", &tm) == 0)
 		return -1;
 	n = snprintf(buf, len, "%s.%s", prefix, stamp);
 	return n < 0 || (size_t)n >= len ? -1 : 0;
@@ -198,8 +197,8 @@ static int list_add(struct list *l, const char *path, time_t slot,
 	return 0;
 }
 
-static int walk(const char *dir, bool with_temp, bool localtime,
-		struct list *l, int depth, char *err, size_t errlen)
+static int walk(const char *dir, bool with_temp, bool localtime, struct list *l,
+		int depth, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -232,8 +231,8 @@ static int walk(const char *dir, bool with_temp, bool localtime,
 		if (!S_ISREG(st.st_mode))
 			continue;
 		if (fy_ftree_is_temp(e->d_name)) {
-			if (with_temp && list_add(l, path, st.st_mtime, &st,
-						  true)) {
+			if (with_temp &&
+			    list_add(l, path, st.st_mtime, &st, true)) {
 				r = -1;
 				break;
 			}

@@ -2,7 +2,10 @@
 
 #include <stddef.h>
 
-#define IE(i, l, ty, tg, n) {i, l, FY_IET_##ty, FY_T_##tg, n}
+#define IE(i, l, ty, tg, n)                     \
+	{                                       \
+		i, l, FY_IET_##ty, FY_T_##tg, n \
+	}
 
 /* Sorted by id; lookup is a binary search over a few hundred bytes. */
 static const struct fy_ie ie_table[] = {
@@ -81,7 +84,8 @@ static const struct fy_ie ie_table[] = {
 	IE(225, 4, IPV4, XLATE_SRC_V4, "postNATSourceIPv4Address"),
 	IE(226, 4, IPV4, XLATE_DST_V4, "postNATDestinationIPv4Address"),
 	IE(227, 2, UNSIGNED, XLATE_SRC_PORT, "postNAPTSourceTransportPort"),
-	IE(228, 2, UNSIGNED, XLATE_DST_PORT, "postNAPTDestinationTransportPort"),
+	IE(228, 2, UNSIGNED, XLATE_DST_PORT,
+	   "postNAPTDestinationTransportPort"),
 	IE(231, 8, UNSIGNED, INIT_BYTES, "initiatorOctets"),
 	IE(232, 8, UNSIGNED, RESP_BYTES, "responderOctets"),
 	IE(233, 1, UNSIGNED, FW_EVENT, "firewallEvent"),

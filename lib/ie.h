@@ -26,10 +26,10 @@ enum fy_ie_type {
 	FY_IET_IPV6,
 	FY_IET_MAC,
 	FY_IET_STRING,
-	FY_IET_SECONDS,	 /* dateTimeSeconds */
-	FY_IET_MILLIS,	 /* dateTimeMilliseconds */
-	FY_IET_MICROS,	 /* dateTimeMicroseconds, NTP format */
-	FY_IET_NANOS,	 /* dateTimeNanoseconds, NTP format */
+	FY_IET_SECONDS, /* dateTimeSeconds */
+	FY_IET_MILLIS,	/* dateTimeMilliseconds */
+	FY_IET_MICROS,	/* dateTimeMicroseconds, NTP format */
+	FY_IET_NANOS,	/* dateTimeNanoseconds, NTP format */
 	FY_IET_BOOLEAN,
 };
 
@@ -40,9 +40,9 @@ enum fy_ie_target {
 	FY_T_PACKETS,
 	FY_T_OUT_BYTES,
 	FY_T_OUT_PACKETS,
-	FY_T_TOTAL_BYTES,   /* octetTotalCount: used when no delta is sent */
+	FY_T_TOTAL_BYTES, /* octetTotalCount: used when no delta is sent */
 	FY_T_TOTAL_PACKETS,
-	FY_T_INIT_BYTES,    /* NSEL initiatorOctets */
+	FY_T_INIT_BYTES, /* NSEL initiatorOctets */
 	FY_T_RESP_BYTES,
 	FY_T_INIT_PACKETS,
 	FY_T_RESP_PACKETS,
@@ -77,25 +77,25 @@ enum fy_ie_target {
 	FY_T_END_NS,
 	FY_T_START_DELTA_US, /* before the export time */
 	FY_T_END_DELTA_US,
-	FY_T_SYSINIT_MS,     /* systemInitTimeMilliseconds (160) */
+	FY_T_SYSINIT_MS, /* systemInitTimeMilliseconds (160) */
 	FY_T_OBS_TIME_SEC,
-	FY_T_OBS_TIME_MS,    /* observationTimeMilliseconds, NSEL event time */
+	FY_T_OBS_TIME_MS, /* observationTimeMilliseconds, NSEL event time */
 	FY_T_OBS_TIME_US,
 	FY_T_OBS_TIME_NS,
-	FY_T_ICMP_TYPECODE,  /* 32, 139: type * 256 + code */
+	FY_T_ICMP_TYPECODE, /* 32, 139: type * 256 + code */
 	FY_T_ICMP_TYPE,
 	FY_T_ICMP_CODE,
 	FY_T_EXPORTER_V4,
 	FY_T_EXPORTER_V6,
-	FY_T_SAMPLING_INTERVAL, /* 34 */
-	FY_T_SAMPLING_ALGO,     /* 35 */
-	FY_T_SAMPLER_ID,        /* 48, and selectorId 302 */
-	FY_T_SAMPLER_MODE,      /* 49 */
+	FY_T_SAMPLING_INTERVAL,	      /* 34 */
+	FY_T_SAMPLING_ALGO,	      /* 35 */
+	FY_T_SAMPLER_ID,	      /* 48, and selectorId 302 */
+	FY_T_SAMPLER_MODE,	      /* 49 */
 	FY_T_SAMPLER_RANDOM_INTERVAL, /* 50 */
-	FY_T_PKT_INTERVAL,      /* samplingPacketInterval 305 */
-	FY_T_PKT_SPACE,         /* samplingPacketSpace 306 */
-	FY_T_SAMPLE_SIZE,       /* samplingSize 309: n out of ... */
-	FY_T_SAMPLE_POPULATION, /* samplingPopulation 310: ... N */
+	FY_T_PKT_INTERVAL,	      /* samplingPacketInterval 305 */
+	FY_T_PKT_SPACE,		      /* samplingPacketSpace 306 */
+	FY_T_SAMPLE_SIZE,	      /* samplingSize 309: n out of ... */
+	FY_T_SAMPLE_POPULATION,	      /* samplingPopulation 310: ... N */
 	FY_T_END_REASON,
 	FY_T_FORWARDING_STATUS,
 	FY_T_DIRECTION,

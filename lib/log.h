@@ -31,10 +31,10 @@ const char *fy_log_level_name(int level);
 void fy_log_write(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-#define fy_log(level, ...)                                                    \
-	do {                                                                  \
-		if ((level) <= fy_log_level)                                  \
-			fy_log_write((level), __VA_ARGS__);                   \
+#define fy_log(level, ...)                                  \
+	do {                                                \
+		if ((level) <= fy_log_level)                \
+			fy_log_write((level), __VA_ARGS__); \
 	} while (0)
 
 #define fy_err(...) fy_log(FY_LOG_ERR, __VA_ARGS__)

@@ -193,8 +193,9 @@ static bool session_grow(struct fy_nfdec *d)
 	for (i = 0; i < d->sess_buckets; i++) {
 		struct session *s = d->sess_tab[i], *nx;
 		for (; s; s = nx) {
-			uint32_t h = session_hash(&s->src, s->domain,
-						  s->version) & (nb - 1);
+			uint32_t h =
+				session_hash(&s->src, s->domain, s->version) &
+				(nb - 1);
 			nx = s->next;
 			s->next = t[h];
 			t[h] = s;
@@ -207,9 +208,8 @@ static bool session_grow(struct fy_nfdec *d)
 }
 
 static struct session *session_get(struct fy_nfdec *d,
-				   const struct fy_nf_src *src,
-				   uint32_t domain, uint8_t version,
-				   int *status)
+				   const struct fy_nf_src *src, uint32_t domain,
+				   uint8_t version, int *status)
 {
 	uint32_t h = session_hash(src, domain, version);
 	struct session *s;
@@ -325,14 +325,12 @@ static bool tmpl_grow(struct session *s)
  * Installs `t` (owned by the session from now on, freed on failure),
  * replacing any template of the same id.
  */
-static bool tmpl_install(struct fy_nfdec *d, struct session *s,
-			 struct tmpl *t)
+static bool tmpl_install(struct fy_nfdec *d, struct session *s, struct tmpl *t)
 {
 	struct tmpl *old = tmpl_find(s, t->id);
 
-	if (old == NULL &&
-	    (s->ntmpl >= d->cfg.max_templates_per_session ||
-	     d->ntmpl >= d->cfg.max_templates)) {
+	if (old == NULL && (s->ntmpl >= d->cfg.max_templates_per_session ||
+			    d->ntmpl >= d->cfg.max_templates)) {
 		s->st.templates_rejected++;
 		free(t);
 		return false;
@@ -352,8 +350,8 @@ static bool tmpl_install(struct fy_nfdec *d, struct session *s,
 
 static struct tmpl *tmpl_alloc(uint16_t id, uint16_t nfields, bool options)
 {
-	struct tmpl *t = calloc(1, sizeof(*t) + nfields * (sizeof(t->fields[0]) +
-							    1));
+	struct tmpl *t =
+		calloc(1, sizeof(*t) + nfields * (sizeof(t->fields[0]) + 1));
 	if (t == NULL)
 		return NULL;
 	t->id = id;
@@ -795,8 +793,7 @@ static void apply_field(struct rec *r, uint8_t target, struct fy_rd *v,
  * Reads one record of template `t`. Returns false if the record runs past
  * the set: the caller decides whether that is padding.
  */
-static bool read_record(const struct tmpl *t, struct fy_rd *set,
-			struct rec *r)
+static bool read_record(const struct tmpl *t, struct fy_rd *set, struct rec *r)
 {
 	uint16_t i;
 
@@ -818,8 +815,7 @@ static bool read_record(const struct tmpl *t, struct fy_rd *set,
 }
 
 /* ms of an uptime-relative v9 time, with 32-bit wrap either side. */
-static uint64_t uptime_to_ms(uint64_t export_ms, uint32_t uptime,
-			     uint32_t t)
+static uint64_t uptime_to_ms(uint64_t export_ms, uint32_t uptime, uint32_t t)
 {
 	uint32_t behind = uptime - t;
 
@@ -859,8 +855,7 @@ static uint64_t boot_estimate(struct session *s, const struct ctx *c,
 	return s->boot_est_ms;
 }
 
-static void resolve_times(const struct ctx *c, struct session *s,
-			  struct rec *r)
+static void resolve_times(const struct ctx *c, struct session *s, struct rec *r)
 {
 	struct fy_flow *f = &r->f;
 	bool v9 = s->version == FY_NF_V9;
@@ -875,8 +870,8 @@ static void resolve_times(const struct ctx *c, struct session *s,
 	if (r->start_have)
 		f->first_ms = best_time(r->start, r->start_have);
 	else if ((r->have & R_FIRST_UP) && v9)
-		f->first_ms = uptime_to_ms(c->export_ms, c->uptime_ms,
-					   r->first_up);
+		f->first_ms =
+			uptime_to_ms(c->export_ms, c->uptime_ms, r->first_up);
 	else if ((r->have & R_FIRST_UP) && sysinit)
 		f->first_ms = init + r->first_up;
 	else if (r->have & R_START_DELTA)
@@ -889,8 +884,8 @@ static void resolve_times(const struct ctx *c, struct session *s,
 	if (r->end_have)
 		f->last_ms = best_time(r->end, r->end_have);
 	else if ((r->have & R_LAST_UP) && v9)
-		f->last_ms = uptime_to_ms(c->export_ms, c->uptime_ms,
-					  r->last_up);
+		f->last_ms =
+			uptime_to_ms(c->export_ms, c->uptime_ms, r->last_up);
 	else if ((r->have & R_LAST_UP) && sysinit)
 		f->last_ms = init + r->last_up;
 	else if (r->have & R_END_DELTA)
@@ -960,8 +955,8 @@ static void apply_options(struct session *s, const struct rec *r)
 	s->samplers[i].interval = interval;
 }
 
-static void finish_flow(const struct ctx *c, struct session *s,
-			struct rec *r, struct fy_flow *out)
+static void finish_flow(const struct ctx *c, struct session *s, struct rec *r,
+			struct fy_flow *out)
 {
 	struct fy_flow *f = &r->f;
 
@@ -1359,8 +1354,7 @@ static int walk_sets(struct ctx *c, struct fy_rd *rd, bool ipfix,
 
 		if (len < 4 || len - 4u > fy_rd_left(rd)) {
 			/* Zeros after the last set are padding, not a set. */
-			if (id == 0 && len == 0 &&
-			    all_zero(start, rd->len + 4))
+			if (id == 0 && len == 0 && all_zero(start, rd->len + 4))
 				return FY_NFDEC_OK;
 			return FY_NFDEC_MALFORMED;
 		}
@@ -1424,8 +1418,7 @@ static int decode_ipfix(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
 	c->export_ms = (uint64_t)secs * 1000;
 	status = walk_sets(c, &msg, true, now_ms);
 	if (status == FY_NFDEC_OK)
-		sequence_check(c, seq, c->data_records, 1,
-			       c->waiting == 0);
+		sequence_check(c, seq, c->data_records, 1, c->waiting == 0);
 	return status;
 }
 
@@ -1504,8 +1497,8 @@ struct fy_nfdec *fy_nfdec_new(const struct fy_nfdec_cfg *cfg)
 		return NULL;
 	if (cfg)
 		d->cfg = *cfg;
-#define DEF(field, v)                                                         \
-	if (d->cfg.field == 0)                                                \
+#define DEF(field, v)          \
+	if (d->cfg.field == 0) \
 		d->cfg.field = (v);
 	DEF(max_sessions, DEF_MAX_SESSIONS);
 	DEF(max_templates, DEF_MAX_TEMPLATES);

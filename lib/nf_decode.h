@@ -25,25 +25,25 @@ struct fy_nf_src {
 
 /* Limits; zero in any field means its default. */
 struct fy_nfdec_cfg {
-	uint32_t max_sessions;		/* (exporter, domain) pairs; 4096 */
-	uint32_t max_templates;		/* over all exporters; 65536 */
+	uint32_t max_sessions;		    /* (exporter, domain) pairs; 4096 */
+	uint32_t max_templates;		    /* over all exporters; 65536 */
 	uint32_t max_templates_per_session; /* 1024 */
-	uint32_t max_template_fields;	/* fields per template; 256 */
-	uint32_t pending_max_bytes;	/* data kept for a template; 1 MiB */
-	uint32_t pending_max_age_ms;	/* how long it waits; 30000 */
+	uint32_t max_template_fields;	    /* fields per template; 256 */
+	uint32_t pending_max_bytes;  /* data kept for a template; 1 MiB */
+	uint32_t pending_max_age_ms; /* how long it waits; 30000 */
 };
 
 /* Counters per exporter and observation domain. */
 struct fy_nfdec_stats {
 	uint64_t packets;
-	uint64_t flows;		/* data records decoded into flows */
-	uint64_t bytes;		/* their bytes */
+	uint64_t flows; /* data records decoded into flows */
+	uint64_t bytes; /* their bytes */
 	uint64_t options_records;
-	uint64_t malformed;	/* packets dropped for a structural error */
-	uint64_t no_template;	/* data sets whose template never came */
-	uint64_t pending;	/* data sets that waited for their template */
-	uint64_t seq_failures;	/* sequence numbers out of order */
-	uint64_t lost_flows;	/* estimate from sequence gaps */
+	uint64_t malformed;    /* packets dropped for a structural error */
+	uint64_t no_template;  /* data sets whose template never came */
+	uint64_t pending;      /* data sets that waited for their template */
+	uint64_t seq_failures; /* sequence numbers out of order */
+	uint64_t lost_flows;   /* estimate from sequence gaps */
 	uint64_t templates_rejected; /* over a limit or invalid */
 	uint64_t first_seen_ms;
 	uint64_t last_seen_ms;

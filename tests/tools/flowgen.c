@@ -97,8 +97,8 @@ static void make_flow(struct fy_flow *f, uint64_t t, int v6)
 	} else {
 		f->family = FY_AF_INET;
 		fy_addr_set_v4(&f->src, 0x0a000000u | host);
-		fy_addr_set_v4(&f->dst, 0xc6336400u | (uint32_t)((r >> 20) &
-								  0xff));
+		fy_addr_set_v4(&f->dst,
+			       0xc6336400u | (uint32_t)((r >> 20) & 0xff));
 	}
 	f->src_port = (uint16_t)(1024 + (r >> 28) % 60000);
 	f->dst_port = (uint16_t)((r >> 44) % 4 == 0 ? 53 : 443);
@@ -239,8 +239,10 @@ int main(int argc, char **argv)
 	cfg.boot_ms = t0 - 3600000;
 	e = fy_nfenc_new(&cfg, send_msg, &g);
 	if (e == NULL) {
-		fprintf(stderr, "flowgen: bad encoder settings (version %u, "
-			"mtu %u)\n", cfg.version, cfg.mtu);
+		fprintf(stderr,
+			"flowgen: bad encoder settings (version %u, "
+			"mtu %u)\n",
+			cfg.version, cfg.mtu);
 		return 2;
 	}
 	start = mono();

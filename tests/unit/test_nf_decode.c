@@ -85,8 +85,8 @@ struct pkt {
 	uint16_t v9_count;
 };
 
-static void pkt_v9(struct pkt *p, uint32_t uptime, uint32_t secs,
-		   uint32_t seq, uint32_t source_id)
+static void pkt_v9(struct pkt *p, uint32_t uptime, uint32_t secs, uint32_t seq,
+		   uint32_t source_id)
 {
 	memset(p, 0, sizeof(*p));
 	p->w = fy_wr_init(p->b, sizeof(p->b));
@@ -137,8 +137,9 @@ static size_t pkt_len(struct pkt *p)
 
 /* A v4 template: src, dst, ports, proto, bytes(len 8), packets(len 4). */
 static const uint16_t tmpl4[][2] = {
-	{FY_IE_SRC_V4, 4},	  {FY_IE_DST_V4, 4},	   {FY_IE_SRC_PORT, 2},
-	{FY_IE_DST_PORT, 2},	  {FY_IE_PROTO, 1},	   {FY_IE_OCTET_DELTA, 8},
+	{FY_IE_SRC_V4, 4},	  {FY_IE_DST_V4, 4},
+	{FY_IE_SRC_PORT, 2},	  {FY_IE_DST_PORT, 2},
+	{FY_IE_PROTO, 1},	  {FY_IE_OCTET_DELTA, 8},
 	{FY_IE_PACKET_DELTA, 4},  {FY_IE_FIRST_SWITCHED, 4},
 	{FY_IE_LAST_SWITCHED, 4},
 };
@@ -577,11 +578,16 @@ static void test_v9_sampling_options(void **state)
 static void test_v9_nsel(void **state)
 {
 	static const uint16_t f[][2] = {
-		{FY_IE_SRC_V4, 4},	   {FY_IE_DST_V4, 4},
-		{FY_IE_FW_EVENT, 1},	   {FY_IE_INIT_OCTETS, 4},
-		{FY_IE_RESP_OCTETS, 4},	   {FY_IE_INIT_PACKETS, 4},
-		{FY_IE_RESP_PACKETS, 4},   {FY_IE_OBS_TIME_MS, 8},
-		{40001, 4},		   {40003, 2},
+		{FY_IE_SRC_V4, 4},
+		{FY_IE_DST_V4, 4},
+		{FY_IE_FW_EVENT, 1},
+		{FY_IE_INIT_OCTETS, 4},
+		{FY_IE_RESP_OCTETS, 4},
+		{FY_IE_INIT_PACKETS, 4},
+		{FY_IE_RESP_PACKETS, 4},
+		{FY_IE_OBS_TIME_MS, 8},
+		{40001, 4},
+		{40003, 2},
 	};
 	struct fy_nfdec *d = fy_nfdec_new(NULL);
 	struct fy_nf_src s = src_v4(0xc0000201, 2055);
@@ -954,7 +960,7 @@ static void test_limits(void **state)
 	set_open(&p, 0);
 	for (id = 256; id < 266; id++)
 		put_template(&p, id, tmpl4, 8); /* 8 fields: at the cap */
-	put_template(&p, 300, tmpl4, TMPL4_N); /* 9 fields: over it */
+	put_template(&p, 300, tmpl4, TMPL4_N);	/* 9 fields: over it */
 	set_close(&p, 0);
 	assert_int_equal(decode(d, &s, &p, 1, NULL), FY_NFDEC_OK);
 	assert_int_equal(stats_of(d, 2055, 0).templates, 4);

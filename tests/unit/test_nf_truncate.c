@@ -102,10 +102,11 @@ static void cut_capture(const char *path)
 			if (version == 9)
 				expect_ok = v9_cut_is_clean(u.payload, cut);
 			else if (version == 5)
-				expect_ok = cut >= 24 &&
-					    cut >= 24 + 48 * (size_t)(
-							u.payload[2] << 8 |
-							u.payload[3]);
+				expect_ok =
+					cut >= 24 &&
+					cut >= 24 + 48 * (size_t)(u.payload[2]
+									  << 8 |
+								  u.payload[3]);
 			else
 				expect_ok = 0; /* IPFIX: length in header */
 			r = fy_nfdec_decode(d, &src, b, cut, u.ts_ms,
@@ -170,10 +171,12 @@ static void test_lying_set_lengths(void **state)
 				continue;
 			b = malloc(u.len);
 			while (off + 4 <= u.len) {
-				uint16_t real = (uint16_t)(u.payload[off + 2] << 8 |
-							   u.payload[off + 3]);
+				uint16_t real =
+					(uint16_t)(u.payload[off + 2] << 8 |
+						   u.payload[off + 3]);
 				size_t li;
-				for (li = 0; li < sizeof(lies) / sizeof(lies[0]);
+				for (li = 0;
+				     li < sizeof(lies) / sizeof(lies[0]);
 				     li++) {
 					uint64_t before =
 						fy_nfdec_totals(d)->malformed;
@@ -190,8 +193,9 @@ static void test_lying_set_lengths(void **state)
 								count_emit,
 								NULL),
 						FY_NFDEC_MALFORMED);
-					assert_true(fy_nfdec_totals(d)->malformed ==
-						    before + 1);
+					assert_true(
+						fy_nfdec_totals(d)->malformed ==
+						before + 1);
 					assert_true(emitted == e0);
 				}
 				if (real < 4)
