@@ -6,6 +6,8 @@
 #   make test            the same tests without the package step
 #   make fuzz            each fuzz target for FUZZ_SECONDS (clang + libFuzzer)
 #   make install         PREFIX=/usr/local DESTDIR= BINDIR= SBINDIR= MANDIR=
+#                        SYSCONFDIR= UNITDIR= SYSUSERSDIR= TMPFILESDIR=
+#   make uninstall       the same variables
 #   make help            every target and variable
 #
 # Everything built goes under $(BUILD). Sources are found by wildcard: lib/*.c,
@@ -116,7 +118,8 @@ FORMAT_FILES = $(sort $(wildcard lib/*.[ch] exporterd/*.[ch] collectord/*.[ch] \
 # Dependency detection (at parse time, only for goals that compile)
 
 # Goals that need no library: never fail because one is missing.
-NOLIB_GOALS  := clean deps deps-build help format format-check check run
+NOLIB_GOALS  := clean deps deps-build help format format-check check run \
+		uninstall
 # Goals that also need cmocka.
 CMOCKA_GOALS := test tests asan-tests check-build-tests
 GOALS        := $(if $(MAKECMDGOALS),$(MAKECMDGOALS),all)
@@ -379,9 +382,37 @@ deps-build:
 	@sh tests/deps.sh $(BUILD_DEPS)
 
 # ---------------------------------------------------------------------------
-# Install, format, clean
+# Install, uninstall, format, clean
+#
+# Paths are overridable; DESTDIR goes in front of each, for staging. Nothing
+# here needs root: no chown, no useradd, no systemctl. After an install on
+# the running system: systemd-sysusers, systemd-tmpfiles --create,
+# systemctl daemon-reload (README, "Install as services").
+#
+# Config files (SYSCONFDIR/flowyard/collectord.conf, SYSCONFDIR/default/
+# exporterd) are installed only when absent: an existing one is never
+# overwritten (the new example stays in the source tree). `make uninstall`
+# removes what install put, except those files; never the data or the user.
 
-.PHONY: install format format-check clean help
+SYSCONFDIR  ?= /etc
+ifeq ($(PREFIX),/usr)
+UNITDIR     ?= /lib/systemd/system
+else
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+endif
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+
+# <daemon>/<daemon>.service of the daemons that are built.
+UNIT_FILES := $(foreach d,$(filter $(DAEMONS),$(PROGS)),$(wildcard $(d)/$(d).service))
+# source:installed-path pairs of the config files.
+CONF_FILES := $(if $(filter collectord,$(PROGS)),collectord/collectord.conf:$(SYSCONFDIR)/flowyard/collectord.conf) \
+	      $(if $(filter exporterd,$(PROGS)),exporterd/exporterd.default:$(SYSCONFDIR)/default/exporterd)
+MAN_FILES  := $(wildcard docs/*.1 docs/*.8)
+UNIT_SED   := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	      -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+.PHONY: install uninstall format format-check clean help
 install: all
 	@set -e; \
 	for p in $(PROGS); do \
@@ -393,15 +424,51 @@ install: all
 		install -d "$$dir"; \
 		install -m 0755 $(BUILD)/bin/$$p "$$dir/$$p"; \
 	done; \
-	for s in 1 8; do \
-		for m in docs/*.$$s; do \
-			[ -f "$$m" ] || continue; \
-			dir='$(DESTDIR)$(MANDIR)'/man$$s; \
-			echo "  INSTALL $$dir/$${m##*/}"; \
-			install -d "$$dir"; \
-			install -m 0644 "$$m" "$$dir/"; \
-		done; \
+	for m in $(MAN_FILES); do \
+		dir='$(DESTDIR)$(MANDIR)'/man$${m##*.}; \
+		echo "  INSTALL $$dir/$${m##*/}"; \
+		install -d "$$dir"; \
+		install -m 0644 "$$m" "$$dir/"; \
+	done; \
+	for u in $(UNIT_FILES); do \
+		dst='$(DESTDIR)$(UNITDIR)'/$${u##*/}; \
+		echo "  INSTALL $$dst"; \
+		install -d '$(DESTDIR)$(UNITDIR)'; \
+		sed $(UNIT_SED) "$$u" >"$$dst.tmp"; \
+		chmod 0644 "$$dst.tmp"; \
+		mv -f "$$dst.tmp" "$$dst"; \
+	done; \
+	for f in docs/flowyard.sysusers.conf:'$(SYSUSERSDIR)' \
+		 docs/flowyard.tmpfiles.conf:'$(TMPFILESDIR)'; do \
+		dir='$(DESTDIR)'$${f#*:}; \
+		echo "  INSTALL $$dir/flowyard.conf"; \
+		install -d "$$dir"; \
+		install -m 0644 "$${f%%:*}" "$$dir/flowyard.conf"; \
+	done; \
+	for f in $(CONF_FILES); do \
+		dst='$(DESTDIR)'$${f#*:}; \
+		if [ -e "$$dst" ]; then \
+			echo "  KEEP    $$dst (exists; new example: $${f%%:*})"; \
+		else \
+			echo "  INSTALL $$dst"; \
+			install -d "$${dst%/*}"; \
+			install -m 0644 "$${f%%:*}" "$$dst"; \
+		fi; \
 	done
+
+# Every program, man page and unit flowyard has, built here or not.
+uninstall:
+	@for f in $(foreach p,$(PROGRAM_DIRS),'$(DESTDIR)$(if $(filter $(p),$(DAEMONS)),$(SBINDIR),$(BINDIR))/$(p)') \
+		  $(foreach m,$(MAN_FILES),'$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))') \
+		  $(foreach d,$(DAEMONS),'$(DESTDIR)$(UNITDIR)/$(d).service') \
+		  '$(DESTDIR)$(SYSUSERSDIR)/flowyard.conf' \
+		  '$(DESTDIR)$(TMPFILESDIR)/flowyard.conf'; do \
+		if [ -e "$$f" ] || [ -L "$$f" ]; then \
+			echo "  RM      $$f"; rm -f "$$f" || exit 1; \
+		fi; \
+	done; \
+	echo "  kept    $(SYSCONFDIR)/flowyard/collectord.conf," \
+	     "$(SYSCONFDIR)/default/exporterd, /var/lib/flowyard, the user flowyard"
 
 format:
 	@if [ -n "$(FORMAT_FILES)" ]; then $(CLANG_FORMAT) -i $(FORMAT_FILES); fi
@@ -428,6 +495,11 @@ help:
 	@echo '  deps           install missing Debian packages (build and test; root)'
 	@echo '  deps-build     install missing build packages only (root)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= BINDIR=$(BINDIR) SBINDIR=$(SBINDIR) MANDIR=$(MANDIR)'
+	@echo '                 SYSCONFDIR=$(SYSCONFDIR) UNITDIR=$(UNITDIR)'
+	@echo '                 SYSUSERSDIR=$(SYSUSERSDIR) TMPFILESDIR=$(TMPFILESDIR)'
+	@echo '                 programs, man pages, systemd units, sysusers.d, tmpfiles.d,'
+	@echo '                 config files (only when absent)'
+	@echo '  uninstall      remove what install put, except config files (same variables)'
 	@echo '  format         clang-format -i the C sources'
 	@echo '  format-check   check formatting, change nothing'
 	@echo '  clean          rm -rf $(BUILD)'

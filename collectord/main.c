@@ -765,15 +765,15 @@ static int drop_privileges(const struct cfg *c)
 		const struct cfg_listener *l = &c->listeners[i];
 		unsigned j;
 		if (l->dir[0] &&
-		    (fy_mkdir_p(l->dir, 0755) || chown(l->dir, uid, gid)))
+		    (fy_mkdir_p(l->dir, 0755) || lchown(l->dir, uid, gid)))
 			fy_warn("%s: %s", l->dir, strerror(errno));
 		for (j = 0; j < l->nsources; j++)
 			if (fy_mkdir_p(l->sources[j].dir, 0755) ||
-			    chown(l->sources[j].dir, uid, gid))
+			    lchown(l->sources[j].dir, uid, gid))
 				fy_warn("%s: %s", l->sources[j].dir,
 					strerror(errno));
 		if (l->dynamic_dir[0] && (fy_mkdir_p(l->dynamic_dir, 0755) ||
-					  chown(l->dynamic_dir, uid, gid)))
+					  lchown(l->dynamic_dir, uid, gid)))
 			fy_warn("%s: %s", l->dynamic_dir, strerror(errno));
 	}
 	if (setgroups(1, &gid) || setgid(gid) || setuid(uid)) {

@@ -798,6 +798,31 @@ int fc_foreach(const struct fc_cache *c,
 	}
 }
 
+uint64_t fc_walk(const struct fc_cache *c, uint64_t pos, uint64_t max_buckets,
+		 int (*fn)(void *arg, const struct fy_flow *f), void *arg)
+{
+	uint64_t end = fc_buckets(c);
+	struct fy_flow f;
+	bool stop = false;
+	uint32_t i;
+
+	if (max_buckets < end - pos)
+		end = pos + max_buckets;
+	for (; pos < end && !stop; pos++) {
+		for (i = c->buckets[pos]; i != NIL; i = c->entries[i].hnext) {
+			entry_to_flow(c, &c->entries[i], &f);
+			if (fn(arg, &f) != 0)
+				stop = true;
+		}
+	}
+	return pos;
+}
+
+uint64_t fc_buckets(const struct fc_cache *c)
+{
+	return (uint64_t)c->bucket_mask + 1;
+}
+
 uint64_t fc_clock(const struct fc_cache *c)
 {
 	return c->clock;

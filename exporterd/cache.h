@@ -131,6 +131,25 @@ void fc_expire_all(struct fc_cache *c, uint8_t reason);
 int fc_foreach(const struct fc_cache *c,
 	       int (*fn)(void *arg, const struct fy_flow *f), void *arg);
 
+/*
+ * A walk that may stop and resume while the cache changes in between (for
+ * the control socket, whose flow dump is sent in parts between packets).
+ * Visits the hash buckets from `pos` on, whole buckets only, calling `fn`
+ * with every flow in them (end_reason 0), until `max_buckets` buckets were
+ * visited or `fn` returned non-zero (the walk then still finishes that
+ * bucket). Returns the position to resume from: fc_buckets() at the end.
+ *
+ * As a flow's bucket follows from its key, a walk resumed across changes
+ * reports every flow that stays in the cache throughout exactly once;
+ * flows created or exported in the meantime may or may not be reported.
+ * The order is the hash order, which says nothing about the flows.
+ */
+uint64_t fc_walk(const struct fc_cache *c, uint64_t pos, uint64_t max_buckets,
+		 int (*fn)(void *arg, const struct fy_flow *f), void *arg);
+
+/* The number of hash buckets: where fc_walk() ends. */
+uint64_t fc_buckets(const struct fc_cache *c);
+
 /* The cache clock: the latest time seen, ms since the epoch (0: none). */
 uint64_t fc_clock(const struct fc_cache *c);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl.h"
 #include "flow.h"
 
 #define PROG "exporterd"
@@ -43,6 +44,8 @@ enum {
 	O_TMPL_TIME,
 	O_STATS_INTERVAL,
 	O_VERBOSE,
+	O_SOCKET,
+	O_SOCKET_GROUP,
 };
 
 struct opt_def {
@@ -108,6 +111,11 @@ static const struct opt_def opts[] = {
 	 "drop to USER once the capture and sockets are open"},
 	{"stats-interval", O_STATS_INTERVAL, 1, "TIME",
 	 "log statistics every TIME (default: only on SIGUSR1 and at exit)"},
+	{"socket", O_SOCKET, 1, "PATH",
+	 "control socket (default " FY_CTL_EXPORTERD_SOCK
+	 "; with -r only when given)"},
+	{"socket-group", O_SOCKET_GROUP, 1, "GROUP",
+	 "group allowed on the control socket besides root and USER"},
 	{"quiet", 'q', 0, NULL, "log warnings and errors only"},
 	{"verbose", O_VERBOSE, 0, NULL, "log debugging details"},
 	{"help", 'h', 0, NULL, "this help"},
@@ -362,6 +370,7 @@ static void set_defaults(struct xcfg *c)
 	c->to.tcp_fin_ms = DEFAULT_TCP_FIN_S * 1000u;
 	c->to.tcp_rst_ms = DEFAULT_TCP_RST_S * 1000u;
 	c->verbose = 1;
+	c->socket_path = FY_CTL_EXPORTERD_SOCK;
 }
 
 /* A numeric option's argument; names the option on error. */
@@ -502,6 +511,17 @@ static int apply(struct xcfg *c, int id, const char *arg, FILE *err)
 		if (time_arg(id, arg, &v, err) != 0)
 			return -1;
 		c->stats_interval_s = (v + 999) / 1000;
+		return 0;
+	case O_SOCKET:
+		if (arg[0] == '\0') {
+			fprintf(err, PROG ": %s: empty path\n", on);
+			return -1;
+		}
+		c->socket_path = arg;
+		c->socket_given = true;
+		return 0;
+	case O_SOCKET_GROUP:
+		c->socket_group = arg[0] ? arg : NULL;
 		return 0;
 	case 'q':
 		c->verbose = 0;
@@ -705,6 +725,10 @@ void cfg_print(const struct xcfg *c, FILE *out)
 	fprintf(out, "pidfile %s\n", c->pidfile ? c->pidfile : "(none)");
 	fprintf(out, "user %s\n", c->user ? c->user : "(none)");
 	fprintf(out, "stats-interval %" PRIu32 "s\n", c->stats_interval_s);
+	fprintf(out, "socket %s\n",
+		c->rfile && !c->socket_given ? "(none)" : c->socket_path);
+	fprintf(out, "socket-group %s\n",
+		c->socket_group ? c->socket_group : "(none)");
 }
 
 void cfg_free(struct xcfg *c)

@@ -52,6 +52,11 @@ struct xcfg {
 	const char *user;
 	int verbose; /* -q lowers, -x raises */
 	uint32_t stats_interval_s;
+
+	/* control socket */
+	const char *socket_path;  /* --socket; the default when not given */
+	bool socket_given;	  /* -r serves it only then */
+	const char *socket_group; /* --socket-group; NULL: none */
 };
 
 /*

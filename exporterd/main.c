@@ -3,8 +3,11 @@
  *
  * The order matters: parse and check the options; open the capture and
  * the collector sockets (which may need root); go to the background and
- * write the pidfile; drop privileges; run. Only this file exits.
+ * write the pidfile; make the control socket (its directory may be
+ * root's), after the fork so that the event loop is the child's; drop
+ * privileges; run. Only this file exits.
  */
+#include <ev.h>
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 
 #include "capture.h"
 #include "config.h"
+#include "control.h"
 #include "daemon.h"
 #include "export.h"
 #include "log.h"
@@ -38,7 +42,7 @@ static void enc_cfg(const struct xcfg *c, struct fy_nfenc_cfg *e)
 	e->biflow = c->biflow;
 }
 
-/* Background, pidfile, privileges: after everything privileged is open. */
+/* Background and pidfile: after everything privileged is open. */
 static int become_daemon(const struct xcfg *c, char *err, size_t errlen)
 {
 	if (c->daemon) {
@@ -48,9 +52,35 @@ static int become_daemon(const struct xcfg *c, char *err, size_t errlen)
 	}
 	if (c->pidfile && dmn_write_pidfile(c->pidfile, err, errlen) != 0)
 		return -1;
-	if (c->user && dmn_drop_privileges(c->user, err, errlen) != 0)
-		return -1;
 	return 0;
+}
+
+/*
+ * The control socket, in the loop the probe runs (live) or polls (-r,
+ * only when --socket is given: a replay next to a running probe must not
+ * contend for the default path). Failing to make it is not fatal: a
+ * probe is worth more without its socket than stopped.
+ */
+static struct xctl *start_control(const struct xcfg *c, pcap_t *pc,
+				  struct probe *p)
+{
+	struct ev_loop *loop;
+	struct xctl *ctl;
+
+	if (c->rfile != NULL && !c->socket_given)
+		return NULL;
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (loop == NULL) {
+		fy_warn("cannot create the event loop: running without a "
+			"control socket");
+		return NULL;
+	}
+	ctl = xctl_start(loop, c, pc, p);
+	if (ctl == NULL)
+		fy_warn("running without a control socket");
+	else if (c->rfile != NULL)
+		probe_serve(p, loop);
+	return ctl;
 }
 
 int main(int argc, char **argv)
@@ -61,6 +91,7 @@ int main(int argc, char **argv)
 	pcap_t *pc = NULL;
 	struct exp *x = NULL;
 	struct probe *p = NULL;
+	struct xctl *ctl = NULL;
 	int r, rc = EXIT_FAILURE;
 
 	r = cfg_parse(&cfg, argc, argv, stdout, stderr);
@@ -93,6 +124,9 @@ int main(int argc, char **argv)
 		goto fail;
 	if (become_daemon(&cfg, err, sizeof(err)) != 0)
 		goto fail;
+	ctl = start_control(&cfg, pc, p);
+	if (cfg.user && dmn_drop_privileges(cfg.user, err, sizeof(err)) != 0)
+		goto fail;
 	fy_debug("capturing on %s, exporting to %zu collector(s)",
 		 cfg.iface ? cfg.iface : cfg.rfile, cfg.ndest);
 
@@ -105,6 +139,7 @@ fail:
 out:
 	if (cfg.pidfile && p != NULL)
 		(void)unlink(cfg.pidfile); /* may fail after -u: harmless */
+	xctl_stop(ctl);
 	probe_free(p);
 	exp_free(x);
 	if (pc != NULL)

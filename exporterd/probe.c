@@ -37,6 +37,7 @@ struct probe {
 	int error; /* a start-up failure inside the packet callback */
 	struct probe_stats stats;
 	struct ev_loop *loop;
+	struct ev_loop *serve; /* file mode: polled between batches */
 };
 
 /* File mode has no event loop: signals set this and break pcap's loop. */
@@ -297,6 +298,11 @@ static void set_signals(void (*stop)(int), void (*stats)(int))
 	(void)sigaction(SIGUSR1, &sa, NULL);
 }
 
+void probe_serve(struct probe *p, struct ev_loop *loop)
+{
+	p->serve = loop;
+}
+
 int probe_run_file(struct probe *p)
 {
 	int r = 0, n;
@@ -315,6 +321,8 @@ int probe_run_file(struct probe *p)
 			break;
 		}
 		exp_send(p->x);
+		if (p->serve != NULL)
+			ev_run(p->serve, EVRUN_NOWAIT);
 		if (stats_requested) {
 			stats_requested = 0;
 			probe_log_stats(p);

@@ -34,6 +34,7 @@ struct probe_stats {
 };
 
 struct probe;
+struct ev_loop; /* libev */
 
 /*
  * Builds the probe: the flow cache (preallocated) over the capture `pc`
@@ -41,6 +42,13 @@ struct probe;
  */
 struct probe *probe_new(const struct xcfg *cfg, pcap_t *pc, struct exp *x,
 			char *err, size_t errlen);
+
+/*
+ * File mode: after every batch of packets, runs `loop` once without
+ * waiting, so that what it holds (the control socket) is served while a
+ * capture file is read. Live mode runs in the default loop anyway.
+ */
+void probe_serve(struct probe *p, struct ev_loop *loop);
 
 /* Reads the capture file to its end; 0, or -1 on a read error. */
 int probe_run_file(struct probe *p);
