@@ -806,6 +806,8 @@ uint64_t fc_walk(const struct fc_cache *c, uint64_t pos, uint64_t max_buckets,
 	bool stop = false;
 	uint32_t i;
 
+	if (pos > end)
+		pos = end;
 	if (max_buckets < end - pos)
 		end = pos + max_buckets;
 	for (; pos < end && !stop; pos++) {

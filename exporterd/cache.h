@@ -137,7 +137,8 @@ int fc_foreach(const struct fc_cache *c,
  * Visits the hash buckets from `pos` on, whole buckets only, calling `fn`
  * with every flow in them (end_reason 0), until `max_buckets` buckets were
  * visited or `fn` returned non-zero (the walk then still finishes that
- * bucket). Returns the position to resume from: fc_buckets() at the end.
+ * bucket). Returns the position to resume from: fc_buckets() at the end
+ * (and for a `pos` past it, which visits nothing).
  *
  * As a flow's bucket follows from its key, a walk resumed across changes
  * reports every flow that stays in the cache throughout exactly once;
