@@ -69,6 +69,7 @@ struct collector {
 	struct listener *listeners;
 	size_t nlisteners;
 	int *fds; /* sockets opened before privileges are dropped */
+	size_t nfds;
 	struct recv_bufs *rb;
 	uint64_t start_ms;
 	time_t slot; /* -f: the capture's current slot */

@@ -530,7 +530,7 @@ static const struct fy_ctl_handler handlers[FY_CTL_NCMD] = {
 static void ctl_log(void *arg, int level, const char *msg)
 {
 	(void)arg;
-	fy_log(level, "control: %s", msg);
+	fy_log(level, "%s", msg);
 }
 
 int ctl_start(struct collector *co, struct ev_loop *loop)

@@ -364,6 +364,7 @@ static int open_sockets(struct collector *co)
 	co->fds = calloc(c->nlisteners, sizeof(*co->fds));
 	if (co->fds == NULL)
 		return -1;
+	co->nfds = c->nlisteners;
 	for (i = 0; i < c->nlisteners; i++)
 		co->fds[i] = -1;
 	for (i = 0; i < c->nlisteners; i++) {
@@ -848,10 +849,9 @@ static void collector_free(struct collector *co)
 		fy_nfdec_free(co->listeners[i].dec);
 	}
 	free(co->listeners);
-	if (co->fds)
-		for (i = 0; i < co->lcfg->nlisteners; i++)
-			if (co->fds[i] >= 0)
-				close(co->fds[i]);
+	for (i = 0; i < co->nfds; i++)
+		if (co->fds[i] >= 0)
+			close(co->fds[i]);
 	free(co->fds);
 	free(co->rb);
 	if (co->lcfg != co->cfg) {

@@ -300,7 +300,9 @@ static void expire_tree(struct trees *ts, struct tree *t, time_t now)
 	}
 	for (i = 0; i < n; i++)
 		total += f[i].size;
-	for (i = 0; i < n; i++) {
+	/* the newest file always stays: it was just closed, its data is
+	 * what the operator is most likely to look at */
+	for (i = 0; i + 1 < n; i++) {
 		bool old = c->max_age_s &&
 			   (uint64_t)(now - f[i].slot) > c->max_age_s;
 		bool big = c->max_size && total > c->max_size;

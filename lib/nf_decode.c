@@ -1092,7 +1092,9 @@ static void emit_since(struct ctx *c, struct session *s, size_t from)
 	struct fy_nfdec *d = c->d;
 	size_t n = d->nout - from;
 
-	if (n && c->emit)
+	if (n == 0)
+		return;
+	if (c->emit)
 		c->emit(c->arg, d->out + from, n);
 	s->st.flows += n;
 	s->st.bytes += sum_bytes(d->out + from, n);
