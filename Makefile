@@ -368,6 +368,13 @@ fuzz-run:
 	@$(CHECK) fuzz $(FUZZ_RUN_SECONDS) $(FUZZ)
 	@$(CHECK) summary
 
+# Benchmarks against the real peers (nfcapd/nfdump, softflowd): not part of
+# `make check`; about 10 minutes. BENCH="ingest disk" runs a subset.
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory all
+	BIN='$(abspath $(BUILD)/bin)' TOOLS='$(abspath $(BUILD)/tools)' bash bench/run.sh $(BENCH)
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@if [ -f tests/run-main.sh ]; then \

@@ -10,6 +10,7 @@
  *   nfq loglevel LEVEL [--exporterd] [--socket PATH]
  *   nfq dump-flows [FILTER] [--max N] [--socket PATH] [--json]
  *   nfq expire-all | send-templates [--socket PATH]
+ *   nfq metrics [--socket PATH]   (Prometheus text format)
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -306,6 +307,115 @@ static void print_flow(const Flowyard__Control__Flow *f, struct ctl_out *o)
 	o->items++;
 }
 
+/* Prometheus text exposition: one family per counter. */
+static void metric(const char *name, const char *help, const char *type,
+		   uint64_t v)
+{
+	printf("# HELP flowyard_%s %s\n# TYPE flowyard_%s %s\n"
+	       "flowyard_%s %" PRIu64 "\n",
+	       name, help, name, type, name, v);
+}
+
+static void metrics_status(const Flowyard__Control__StatusReply *s)
+{
+	const Flowyard__Control__CollectorTotals *t;
+
+	metric("uptime_seconds", "Seconds since the daemon started.", "gauge",
+	       s->uptime_ms / 1000);
+	if (s->detail_case != FLOWYARD__CONTROL__STATUS_REPLY__DETAIL_COLLECTOR)
+		return;
+	t = s->collector->totals;
+	metric("packets_total", "Export packets received.", "counter",
+	       t->packets);
+	metric("flows_total", "Flows stored.", "counter", t->flows);
+	metric("bytes_total", "Bytes of the flows stored.", "counter",
+	       t->bytes);
+	metric("malformed_packets_total", "Packets dropped as malformed.",
+	       "counter", t->malformed);
+	metric("sequence_failures_total", "Sequence numbers out of order.",
+	       "counter", t->sequence_failures);
+	metric("lost_flows_total", "Flows lost, estimated from sequence gaps.",
+	       "counter", t->lost_flows);
+	metric("no_template_total", "Data sets whose template never came.",
+	       "counter", t->no_template);
+	metric("kernel_drops_total", "Datagrams the kernel dropped.", "counter",
+	       s->collector->kernel_drops);
+	metric("files_written_total", "Flow files closed.", "counter",
+	       t->files_written);
+	metric("exporters", "Exporter sessions known.", "gauge",
+	       s->collector->exporters);
+	metric("templates", "Templates held.", "gauge",
+	       s->collector->templates);
+}
+
+/* One exporter's counters, kept so that each family prints as a group. */
+struct mexp {
+	char addr[FY_ADDR_STRLEN];
+	char ident[64];
+	uint32_t port, domain;
+	uint64_t v[6];
+};
+
+static struct mexp *mexps;
+static size_t nmexps;
+
+static void metrics_exporter(const Flowyard__Control__ExporterInfo *e)
+{
+	struct mexp *m = realloc(mexps, (nmexps + 1) * sizeof(*m));
+
+	if (m == NULL)
+		return;
+	mexps = m;
+	m = &mexps[nmexps++];
+	addr_text(e->address, m->addr, sizeof(m->addr));
+	snprintf(m->ident, sizeof(m->ident), "%s", e->identifier);
+	m->port = e->port;
+	m->domain = e->domain;
+	m->v[0] = e->packets;
+	m->v[1] = e->flows;
+	m->v[2] = e->bytes;
+	m->v[3] = e->sequence_failures;
+	m->v[4] = e->lost_flows;
+	m->v[5] = e->malformed;
+}
+
+static void metrics_exporters_print(void)
+{
+	static const char *const names[] = {"packets",	  "flows",
+					    "bytes",	  "sequence_failures",
+					    "lost_flows", "malformed"};
+	size_t i, k;
+
+	for (i = 0; i < 6; i++) {
+		printf("# TYPE flowyard_exporter_%s_total counter\n", names[i]);
+		for (k = 0; k < nmexps; k++) {
+			printf("flowyard_exporter_%s_total{exporter=\"%s\","
+			       "port=\"%u\",domain=\"%u\",identifier=",
+			       names[i], mexps[k].addr, mexps[k].port,
+			       mexps[k].domain);
+			jstr(mexps[k].ident);
+			printf("} %" PRIu64 "\n", mexps[k].v[i]);
+		}
+	}
+	free(mexps);
+	mexps = NULL;
+	nmexps = 0;
+}
+
+static int on_metrics(void *arg, const Flowyard__Control__Response *p)
+{
+	struct ctl_out *o = arg;
+	size_t i;
+
+	if (p->result_case == FLOWYARD__CONTROL__RESPONSE__RESULT_STATUS)
+		metrics_status(p->status);
+	if (p->result_case == FLOWYARD__CONTROL__RESPONSE__RESULT_EXPORTERS)
+		for (i = 0; i < p->exporters->n_exporters; i++)
+			metrics_exporter(p->exporters->exporters[i]);
+	(void)o;
+	return 0;
+}
+
 static int on_part(void *arg, const Flowyard__Control__Response *p)
 {
 	struct ctl_out *o = arg;
@@ -365,6 +475,7 @@ static void usage(void)
 	      "       nfq dump-flows [FILTER] [--max N] [--socket PATH] "
 	      "[--json]\n"
 	      "       nfq expire-all | send-templates [--socket PATH]\n"
+	      "       nfq metrics [--socket PATH]  (Prometheus text)\n"
 	      "The collector's socket is " COLLECTORD_SOCK
 	      ", the probe's " EXPORTERD_SOCK ".\n",
 	      stderr);
@@ -434,6 +545,31 @@ int nfq_cmd_ctl(int argc, char **argv)
 		fprintf(stderr, "nfq %s: unexpected argument '%s'\n", cmd,
 			argv[optind]);
 		return 2;
+	}
+	if (strcmp(cmd, "metrics") == 0) {
+		/* status, then the exporters: two calls, one output */
+		Flowyard__Control__Request r2 =
+			FLOWYARD__CONTROL__REQUEST__INIT;
+
+		if (sock == NULL)
+			sock = COLLECTORD_SOCK;
+		rq.cmd_case = FLOWYARD__CONTROL__REQUEST__CMD_STATUS;
+		rq.status = &st;
+		r = fy_ctl_call(sock, 0, &rq, on_metrics, &o, &remote, err,
+				sizeof(err));
+		if (r == 0) {
+			r2.cmd_case = FLOWYARD__CONTROL__REQUEST__CMD_EXPORTERS;
+			r2.exporters = &ex;
+			r = fy_ctl_call(sock, 0, &r2, on_metrics, &o, &remote,
+					err, sizeof(err));
+			metrics_exporters_print();
+		}
+		if (r) {
+			fflush(stdout);
+			fprintf(stderr, "nfq metrics: %s\n", err);
+			return 1;
+		}
+		return 0;
 	}
 	if (strcmp(cmd, "status") == 0) {
 		rq.cmd_case = FLOWYARD__CONTROL__REQUEST__CMD_STATUS;

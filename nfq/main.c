@@ -45,8 +45,10 @@ static const struct subcmd subcmds[] = {
 	{"loglevel", nfq_cmd_ctl, "a daemon's log level LEVEL"},
 	{"dump-flows", nfq_cmd_ctl, "exporterd's active flows [FILTER]"},
 	{"expire-all", nfq_cmd_ctl, "exporterd: export every flow now"},
-	{"send-templates", nfq_cmd_ctl, "exporterd: templates with the next "
-					"message"},
+	{"send-templates", nfq_cmd_ctl,
+	 "exporterd: templates with the next "
+	 "message"},
+	{"metrics", nfq_cmd_ctl, "collectord's counters for Prometheus"},
 };
 
 /* ------------------------------------------------------------------ */

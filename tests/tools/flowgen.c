@@ -33,6 +33,13 @@
 #include "flow.h"
 #include "nf_encode.h"
 
+/* A message kept by --prebuild: where it is in the arena. */
+struct pmsg {
+	size_t off;
+	uint32_t len;
+	unsigned long flows; /* flows carried by this and earlier messages */
+};
+
 struct gen {
 	int fd;
 	unsigned long skip_every;
@@ -45,11 +52,7 @@ struct gen {
 	unsigned long added; /* flows given to the encoder so far */
 	uint8_t *arena;
 	size_t arena_len, arena_cap;
-	struct pmsg {
-		size_t off;
-		uint32_t len;
-		unsigned long flows; /* flows carried by this and earlier ones */
-	} *msgs;
+	struct pmsg *msgs;
 	size_t nmsgs, msgs_cap;
 };
 
@@ -74,8 +77,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 static int keep_msg(struct gen *g, const uint8_t *msg, size_t len)
 {
 	g->arena = grow(g->arena, &g->arena_cap, g->arena_len + len, 1);
-	g->msgs = grow(g->msgs, &g->msgs_cap, g->nmsgs + 1,
-		       sizeof(*g->msgs));
+	g->msgs = grow(g->msgs, &g->msgs_cap, g->nmsgs + 1, sizeof(*g->msgs));
 	memcpy(g->arena + g->arena_len, msg, len);
 	g->msgs[g->nmsgs].off = g->arena_len;
 	g->msgs[g->nmsgs].len = (uint32_t)len;
@@ -200,8 +202,8 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 
 				clock_gettime(CLOCK_MONOTONIC, &ts);
 				ts.tv_sec += (time_t)w;
-				ts.tv_nsec += (long)((w - (double)(time_t)w) *
-						     1e9);
+				ts.tv_nsec +=
+					(long)((w - (double)(time_t)w) * 1e9);
 				if (ts.tv_nsec >= 1000000000L) {
 					ts.tv_sec++;
 					ts.tv_nsec -= 1000000000L;

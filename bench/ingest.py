@@ -1,0 +1,200 @@
+"""Drop-free ingest rate: collectord vs nfcapd (LZ4), NetFlow v9 and IPFIX.
+
+Run by bench/ingest.sh (which installs nfcapd and makes a private network
+namespace). For each protocol version and each repeat, a ladder search per
+collector: send the same seeded flows (flowgen --prebuild, 30 records per
+datagram, paced with sendmmsg) at a rate of the ladder, let the collector
+drain, stop it, count the flows in its files and the kernel's UDP receive
+errors. A step passes when every flow sent is in the files, the socket and
+the namespace counted no receive error, and the sender reached the rate. The
+search climbs from START_RATE while steps pass (or descends while they
+fail); the collectors' steps are interleaved so that both see the same
+machine load. The drop-free rate of a run is the highest passing rate (as
+achieved by the sender); the figure is the median over the repeats.
+
+Environment: RATES (flows/s, comma separated), DURATION (seconds of traffic
+per step, 2), MIN_FLOWS (1000000), REPEAT (3), RCVBUF (bytes, both
+collectors, 4194304), VERSIONS (9,10), START_RATE (1000000), SEED (1),
+PIN (1: sender on CPU 0, collector on CPU 1).
+"""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+
+LADDER = bl.env_list("RATES", [250000, 500000, 750000, 1000000, 1250000,
+                               1500000, 1750000, 2000000, 2500000, 3000000,
+                               3500000, 4000000, 5000000])
+DURATION = float(os.environ.get("DURATION", "2"))
+MIN_FLOWS = bl.env_int("MIN_FLOWS", 1000000)
+REPEAT = bl.env_int("REPEAT", 3)
+RCVBUF = bl.env_int("RCVBUF", 4194304)
+VERSIONS = bl.env_list("VERSIONS", [9, 10])
+START = bl.env_int("START_RATE", 1000000)
+SEED = bl.env_int("SEED", 1)
+# The sender "reached" a rate when it achieved this share of it.
+SENDER_SLACK = 0.97
+
+COLLECTORS = [
+    (bl.Collectord, []),  # LZ4 fast is its default
+    (bl.Nfcapd, ["-y"]),
+]
+
+steps = []
+
+
+def step(cls, extra, version, rate):
+    flows = max(MIN_FLOWS, int(rate * DURATION))
+    port = bl.free_port()
+    c = cls(os.path.join(bl.OUT, "ingest", cls.name), port, RCVBUF, extra)
+    c.start()
+    s0 = bl.udp_snmp()
+    g = bl.flowgen(port, version, flows, rate, SEED)
+    c.drain()
+    drops = c.socket_drops() or 0
+    c.stop()
+    s1 = bl.udp_snmp()
+    stored = c.count()
+    rcvbuf = s1["RcvbufErrors"] - s0["RcvbufErrors"]
+    inerr = s1["InErrors"] - s0["InErrors"]
+    res = {
+        "daemon": cls.name, "version": version, "rate": rate,
+        "flows": flows, "sent_rate": g["rate"], "stored": stored,
+        "rcvbuf_errors": rcvbuf, "in_errors": inerr, "drops": drops,
+        "send_errors": int(g.get("send_errors", 0)),
+        "cpu_us_per_flow": (c.cpu * 1e6 / flows) if c.cpu else None,
+        "main_us_per_flow": (c.cpu_main * 1e6 / flows) if c.cpu_main
+        else None,
+    }
+    res["sender_ok"] = g["rate"] >= SENDER_SLACK * rate
+    res["ok"] = (stored == flows and rcvbuf == 0 and inerr == 0 and
+                 drops == 0 and res["send_errors"] == 0)
+    bl.log("  %-10s v%-2d %5.2f M/s (sent %5.2f M/s) stored %d/%d "
+           "rcvbuf_err %d drops %d cpu %.2f us/flow (receive thread %.2f) "
+           "-> %s%s"
+           % (cls.name, version, rate / 1e6, g["rate"] / 1e6, stored, flows,
+              rcvbuf, drops, res["cpu_us_per_flow"] or 0,
+              res["main_us_per_flow"] or 0,
+              "pass" if res["ok"] else "LOSS",
+              "" if res["sender_ok"] else " (sender short of the rate)"))
+    steps.append(res)
+    return res
+
+
+def search(cls, extra, version, start_idx, out):
+    """Generator: yields once per step; fills out[...] at the end."""
+    i, direction = start_idx, 0
+    best = best_idx = None
+    capped = False
+    while 0 <= i < len(LADDER):
+        res = step(cls, extra, version, LADDER[i])
+        yield
+        if res["ok"]:
+            if best is None or res["sent_rate"] > best:
+                best, best_idx = res["sent_rate"], i
+            if not res["sender_ok"]:
+                capped = True  # the sender, not the collector, is the limit
+                break
+            if direction < 0:
+                break
+            direction, i = 1, i + 1
+        else:
+            if direction > 0:
+                break
+            direction, i = -1, i - 1
+    if best is not None and best_idx == len(LADDER) - 1:
+        capped = True
+    out.update(best=best, best_idx=best_idx, capped=capped)
+
+
+def main():
+    bl.log("bench ingest: %s" % bl.machine())
+    start_idx = min(range(len(LADDER)), key=lambda k: abs(LADDER[k] - START))
+    summary = {}
+    for version in VERSIONS:
+        prev = {cls.name: start_idx for cls, _ in COLLECTORS}
+        runs = {cls.name: [] for cls, _ in COLLECTORS}
+        for run in range(REPEAT):
+            bl.log("v%d run %d/%d" % (version, run + 1, REPEAT))
+            order = COLLECTORS if run % 2 == 0 else COLLECTORS[::-1]
+            outs = {cls.name: {} for cls, _ in order}
+            gens = [search(cls, extra, version, prev[cls.name],
+                           outs[cls.name]) for cls, extra in order]
+            while gens:
+                for g in list(gens):
+                    try:
+                        next(g)
+                    except StopIteration:
+                        gens.remove(g)
+            for name, o in outs.items():
+                runs[name].append(o)
+                if o.get("best_idx") is not None:
+                    prev[name] = o["best_idx"]
+        summary[version] = runs
+    report(summary)
+
+
+def report(summary):
+    rows = []
+    for version, runs in summary.items():
+        med = {}
+        for name, rs in runs.items():
+            med[name] = bl.median([r.get("best") for r in rs])
+        cap = {name: any(r.get("capped") for r in rs)
+               for name, rs in runs.items()}
+        cpu, main = {}, {}
+        for name in runs:
+            ok = [s for s in steps
+                  if s["daemon"] == name and s["version"] == version and
+                  s["ok"] and s["cpu_us_per_flow"]]
+            cpu[name] = bl.median([s["cpu_us_per_flow"] for s in ok])
+            main[name] = bl.median([s["main_us_per_flow"] for s in ok])
+        rows.append([
+            "NetFlow v9" if version == 9 else "IPFIX",
+            ("≥ " if cap["collectord"] else "") +
+            bl.fmt_rate(med["collectord"]),
+            ("≥ " if cap["nfcapd"] else "") + bl.fmt_rate(med["nfcapd"]),
+            ("≥ " if cap["collectord"] and not cap["nfcapd"] else "") +
+            bl.fmt_ratio(bl.ratio(med["collectord"], med["nfcapd"])),
+            " / ".join(bl.fmt_rate(r.get("best"))
+                       for r in runs["collectord"]),
+            " / ".join(bl.fmt_rate(r.get("best")) for r in runs["nfcapd"]),
+            "%.2f / %.2f" % (cpu["collectord"] or 0, cpu["nfcapd"] or 0),
+            "%.2f / %.2f" % (main["collectord"] or 0, main["nfcapd"] or 0),
+        ])
+    text = ["## Ingest: drop-free flows/s, 30 records per datagram",
+            "",
+            "%s; socket buffer -B %d for both (kernel rb %d); %.0f s of "
+            "traffic per step (at least %d flows); median of %d runs; "
+            "'≥' = the sender's ceiling was reached without loss; %s." % (
+                bl.machine(), RCVBUF, 2 * RCVBUF, DURATION, MIN_FLOWS,
+                REPEAT, "sender pinned to CPU 0, collector to CPU 1"
+                if bl.PIN else "sender and collector share both cores"),
+            "",
+            bl.table(["protocol", "collectord", "nfcapd -y", "ratio",
+                      "collectord runs", "nfcapd runs",
+                      "CPU µs/flow (cd / nfcapd)",
+                      "receive thread µs/flow"], rows),
+            "",
+            "Steps:",
+            "",
+            bl.table(["daemon", "v", "target/s", "sent/s", "stored/sent",
+                      "rcvbuf err", "sock drops", "CPU µs/flow",
+                      "recv thread", "result"],
+                     [[s["daemon"], s["version"], bl.fmt_rate(s["rate"]),
+                       bl.fmt_rate(s["sent_rate"]),
+                       "%d/%d" % (s["stored"], s["flows"]),
+                       s["rcvbuf_errors"], s["drops"],
+                       "%.2f" % (s["cpu_us_per_flow"] or 0),
+                       "%.2f" % (s["main_us_per_flow"] or 0),
+                       ("pass" if s["ok"] else "loss") +
+                       ("" if s["sender_ok"] else " (sender short)")]
+                      for s in steps])]
+    bl.write_result("ingest", "\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
