@@ -50,6 +50,8 @@ sleep 1.5
 
 say "rotate through the status socket: the open files get their final names"
 run "$BIN/nfq" rotate --socket "$SOCK"
+say "the collector's status, through its control socket"
+run "$BIN/nfq" status --socket "$SOCK"
 say "what the collector says about its exporters"
 run "$BIN/nfq" exporters --socket "$SOCK"
 say "totals of both trees, from the file footers"
