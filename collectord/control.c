@@ -10,6 +10,7 @@
 
 #include "collectord.h"
 #include "ctl.h"
+#include "ctl_log.h"
 #include "log.h"
 
 #define VERSION "flowyard 0.1.0"
@@ -494,44 +495,14 @@ static int h_reload(void *arg, const Flowyard__Control__Request *req,
 	return rc;
 }
 
-static int h_loglevel(void *arg, const Flowyard__Control__Request *req,
-		      struct fy_ctl_reply *r)
-{
-	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
-	Flowyard__Control__SetLogLevelReply lr =
-		FLOWYARD__CONTROL__SET_LOG_LEVEL_REPLY__INIT;
-	const char *want = req->set_log_level ? req->set_log_level->level : "";
-	int level = fy_log_parse_level(want ? want : "");
-
-	(void)arg;
-	if (level < 0)
-		return fy_ctl_reply_error(r, FY_CTL_ERR_INVALID_ARGUMENT,
-					  "log level '%s': expected err, "
-					  "warning, notice, info or debug",
-					  want ? want : "");
-	lr.previous = (char *)fy_log_level_name(fy_log_level);
-	fy_log_level = level;
-	lr.current = (char *)fy_log_level_name(fy_log_level);
-	fy_notice("control: log level %s -> %s", lr.previous, lr.current);
-	resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_SET_LOG_LEVEL;
-	resp.set_log_level = &lr;
-	return fy_ctl_reply_end(r, &resp);
-}
-
 static const struct fy_ctl_handler handlers[FY_CTL_NCMD] = {
 	[FY_CTL_CMD_STATUS] = {h_status},
 	[FY_CTL_CMD_EXPORTERS] = {h_exporters},
 	[FY_CTL_CMD_TEMPLATES] = {h_templates},
 	[FY_CTL_CMD_ROTATE] = {h_rotate},
 	[FY_CTL_CMD_RELOAD] = {h_reload},
-	[FY_CTL_CMD_SET_LOG_LEVEL] = {h_loglevel},
+	[FY_CTL_CMD_SET_LOG_LEVEL] = {fy_ctl_set_log_level},
 };
-
-static void ctl_log(void *arg, int level, const char *msg)
-{
-	(void)arg;
-	fy_log(level, "%s", msg);
-}
 
 int ctl_start(struct collector *co, struct ev_loop *loop)
 {
@@ -542,7 +513,7 @@ int ctl_start(struct collector *co, struct ev_loop *loop)
 						  : NULL,
 		.handlers = handlers,
 		.handler_arg = co,
-		.log = ctl_log,
+		.log = fy_ctl_log,
 	};
 
 	if (fy_ctl_server_new(loop, &c, &co->ctl)) {

@@ -22,6 +22,7 @@
 
 #include "cache.h"
 #include "ctl.h"
+#include "ctl_log.h"
 #include "export.h"
 #include "filter.h"
 #include "log.h"
@@ -392,47 +393,14 @@ static int h_send_templates(void *arg, const Flowyard__Control__Request *req,
 	return fy_ctl_reply_end(r, &resp);
 }
 
-static int h_loglevel(void *arg, const Flowyard__Control__Request *req,
-		      struct fy_ctl_reply *r)
-{
-	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
-	Flowyard__Control__SetLogLevelReply lr =
-		FLOWYARD__CONTROL__SET_LOG_LEVEL_REPLY__INIT;
-	const char *want = req->set_log_level && req->set_log_level->level
-				   ? req->set_log_level->level
-				   : "";
-	int level = fy_log_parse_level(want);
-
-	(void)arg;
-	if (level < 0)
-		return fy_ctl_reply_error(r, FY_CTL_ERR_INVALID_ARGUMENT,
-					  "log level '%s': expected err, "
-					  "warning, notice, info or debug",
-					  want);
-	lr.previous = (char *)fy_log_level_name(fy_log_level);
-	fy_log_level = level;
-	lr.current = (char *)fy_log_level_name(fy_log_level);
-	fy_notice("control: log level %s -> %s", lr.previous, lr.current);
-	resp.result_case = FLOWYARD__CONTROL__RESPONSE__RESULT_SET_LOG_LEVEL;
-	resp.set_log_level = &lr;
-	return fy_ctl_reply_end(r, &resp);
-}
-
 /* The collectord commands stay NULL: ERROR_NOT_SUPPORTED. */
 static const struct fy_ctl_handler handlers[FY_CTL_NCMD] = {
 	[FY_CTL_CMD_STATUS] = {h_status},
-	[FY_CTL_CMD_SET_LOG_LEVEL] = {h_loglevel},
+	[FY_CTL_CMD_SET_LOG_LEVEL] = {fy_ctl_set_log_level},
 	[FY_CTL_CMD_DUMP_FLOWS] = {h_dump_flows},
 	[FY_CTL_CMD_EXPIRE_ALL] = {h_expire_all},
 	[FY_CTL_CMD_SEND_TEMPLATES] = {h_send_templates},
 };
-
-/* The server's lines already start with "control:". */
-static void ctl_log(void *arg, int level, const char *msg)
-{
-	(void)arg;
-	fy_log(level, "%s", msg);
-}
 
 struct xctl *xctl_start(struct ev_loop *loop, const struct xcfg *cfg,
 			pcap_t *pc, struct probe *p)
@@ -443,7 +411,7 @@ struct xctl *xctl_start(struct ev_loop *loop, const struct xcfg *cfg,
 		.daemon = "exporterd",
 		.group = cfg->socket_group,
 		.handlers = handlers,
-		.log = ctl_log,
+		.log = fy_ctl_log,
 	};
 
 	if (x == NULL) {
