@@ -303,7 +303,7 @@ static void expire_tree(struct trees *ts, struct tree *t, time_t now)
 	/* the newest file always stays: it was just closed, its data is
 	 * what the operator is most likely to look at */
 	for (i = 0; i + 1 < n; i++) {
-		bool old = c->max_age_s &&
+		bool old = c->max_age_s && now > f[i].slot &&
 			   (uint64_t)(now - f[i].slot) > c->max_age_s;
 		bool big = c->max_size && total > c->max_size;
 		if (!old && !big)
@@ -722,7 +722,9 @@ unsigned trees_rotate_some(struct trees *ts, time_t now, bool final, bool wait,
 		*nfiles = 0;
 		wait = true;
 	}
-	if (ident == NULL)
+	/* the final rotation keeps the last slot: expiry measures file ages
+	 * from it, and 0 would make every file look ancient */
+	if (ident == NULL && !final)
 		ts->slot = fy_ftree_slot_start(now, ts->cfg->rotate);
 	for (i = 0; i < ts->n; i++) {
 		struct tree *t = ts->v[i];

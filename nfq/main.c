@@ -37,6 +37,7 @@ struct subcmd {
 
 static const struct subcmd subcmds[] = {
 	{"ls", nfq_cmd_ls, "list the exporters' file trees under BASE"},
+	{"report", nfq_cmd_report, "an HTML page of a time window's traffic"},
 	{"status", nfq_cmd_ctl, "a running daemon's status (--exporterd)"},
 	{"exporters", nfq_cmd_ctl, "collectord's exporters and counters"},
 	{"templates", nfq_cmd_ctl, "collectord's templates [EXPORTER]"},
@@ -199,7 +200,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *v)
 }
 
 /* Joins the trailing arguments into one filter expression. */
-static char *join_args(int argc, char **argv)
+char *nfq_join_args(int argc, char **argv)
 {
 	size_t len = 1;
 	char *s;
@@ -335,7 +336,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->in.localtime = o->localtime;
 	o->out.localtime = o->localtime;
 	if (optind < argc) {
-		if ((o->filter = join_args(argc - optind, argv + optind)) ==
+		if ((o->filter = nfq_join_args(argc - optind, argv + optind)) ==
 		    NULL)
 			return -ENOMEM;
 	}
@@ -343,7 +344,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 }
 
 /* The filter text: the command line wins over -f, as in nfdump. */
-static int filter_text(const struct opts *o, char **out)
+int nfq_filter_text(const char *filter, const char *filter_file, char **out)
 {
 	FILE *fp;
 	char *buf = NULL;
@@ -351,19 +352,19 @@ static int filter_text(const struct opts *o, char **out)
 	char chunk[4096];
 
 	*out = NULL;
-	if (o->filter) {
-		if (o->filter_file)
+	if (filter) {
+		if (filter_file)
 			fprintf(stderr,
 				"nfq: the filter on the command line "
 				"takes precedence over -f %s\n",
-				o->filter_file);
-		*out = strdup(o->filter);
+				filter_file);
+		*out = strdup(filter);
 		return *out ? 0 : -ENOMEM;
 	}
-	if (!o->filter_file)
+	if (!filter_file)
 		return 0;
-	if ((fp = fopen(o->filter_file, "r")) == NULL) {
-		fprintf(stderr, "nfq: -f %s: %s\n", o->filter_file,
+	if ((fp = fopen(filter_file, "r")) == NULL) {
+		fprintf(stderr, "nfq: -f %s: %s\n", filter_file,
 			strerror(errno));
 		return -errno;
 	}
@@ -383,7 +384,7 @@ static int filter_text(const struct opts *o, char **out)
 		len += k;
 	}
 	if (ferror(fp)) {
-		fprintf(stderr, "nfq: -f %s: read error\n", o->filter_file);
+		fprintf(stderr, "nfq: -f %s: read error\n", filter_file);
 		free(buf);
 		fclose(fp);
 		return -EIO;
@@ -461,8 +462,8 @@ static void fill_times(struct nfq_summary *s, const struct timespec *t0)
 }
 
 /* +N/-N: the data's bounds come from the footers of the files. */
-static void resolve_relative(struct nfq_window *w, const struct nfq_file *f,
-			     size_t n)
+void nfq_resolve_relative(struct nfq_window *w, const struct nfq_file *f,
+			  size_t n)
 {
 	struct fy_store_stats all = {0};
 	size_t i;
@@ -586,7 +587,7 @@ static int run_query(struct opts *o)
 	memset(&res, 0, sizeof(res));
 
 	/* the filter first: -Z needs nothing else */
-	if ((r = filter_text(o, &ftext)) != 0)
+	if ((r = nfq_filter_text(o->filter, o->filter_file, &ftext)) != 0)
 		goto out;
 	if (ftext && fy_filter_compile(ftext, &filter, err, sizeof(err))) {
 		fprintf(stderr, "nfq: filter: %s\n", err);
@@ -673,7 +674,7 @@ static int run_query(struct opts *o)
 	if (n_files == 0)
 		fprintf(stderr, "nfq: no flow files to read\n");
 	if (q.window.rel)
-		resolve_relative(&q.window, files, n_files);
+		nfq_resolve_relative(&q.window, files, n_files);
 
 	if (o->info) {
 		r = nfq_info(files, n_files, &q.window, &out, err, sizeof(err));

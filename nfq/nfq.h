@@ -12,6 +12,7 @@
  *   output.c    line/long/extended/csv/json/ndjson/fmt:, summary lines
  *   info.c      -I totals from the file footers
  *   ls.c        `nfq ls`: the trees of a collector's base directory
+ *   report.c    `nfq report`: an HTML page of a time window's traffic
  *   progress.c  the progress line on a terminal
  *   main.c      options and subcommands
  *
@@ -625,7 +626,17 @@ int nfq_info(const struct nfq_file *files, size_t n, const struct nfq_window *w,
 /* ------------------------------------------------------------------ */
 /* ls.c: `nfq ls` */
 
+/* Helpers of the query command that the report shares (main.c): the
+ * trailing arguments as one filter; the filter text (the command line wins
+ * over -f FILE); a +N/-N window resolved from the files' footers. */
+char *nfq_join_args(int argc, char **argv);
+int nfq_filter_text(const char *filter, const char *filter_file, char **out);
+void nfq_resolve_relative(struct nfq_window *w, const struct nfq_file *f,
+			  size_t n);
+
 int nfq_cmd_ls(int argc, char **argv);
+/* `nfq report`: a self-contained HTML page of a time window (report.c) */
+int nfq_cmd_report(int argc, char **argv);
 /* status, exporters, templates, rotate, reload, loglevel, dump-flows,
  * expire-all, send-templates: the daemons' control sockets (ctl.c) */
 int nfq_cmd_ctl(int argc, char **argv);

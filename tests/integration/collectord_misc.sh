@@ -54,6 +54,29 @@ done
 [ "$rest" -gt 0 ] || fail "-e: removed files that fit under the limit"
 ok "-e --max-size 60K: newest kept, older files $rest bytes"
 
+# -e --max-age: files younger than the limit outlive a stop (the final
+# rotation once measured ages from slot 0 and removed all but the newest)
+mkdir -p "$WORK/age/exp"
+src="$WORK/e/exp/$newest"
+week=$(date -u -d '7 days ago' +%Y%m%d%H%M)
+hour=$(date -u -d '1 hour ago' +%Y%m%d%H%M)
+old=$(date -u -d '40 days ago' +%Y%m%d%H%M)
+for s in "$week" "$hour" "$old"; do
+	cp "$src" "$WORK/age/exp/flows.${s:0:11}0"
+done
+P=$(free_udp_port)
+"$BIN/collectord" -p "$P" -w "$WORK/age" -I exp -t 60 -S 0 -e --max-age 30d \
+	-v 2> "$WORK/log_age" &
+CD=$!
+PIDS+=($CD)
+wait_udp "$P"
+"$TOOLS/flowgen" -n 127.0.0.1:$P -v 10 -c 100 -r 1000 > /dev/null
+stop "$CD"
+[ -f "$WORK/age/exp/flows.${week:0:11}0" ] || fail "--max-age 30d removed a 7-day-old file at stop"
+[ -f "$WORK/age/exp/flows.${hour:0:11}0" ] || fail "--max-age 30d removed a 1-hour-old file at stop"
+[ ! -e "$WORK/age/exp/flows.${old:0:11}0" ] || fail "--max-age 30d kept a 40-day-old file"
+ok "-e --max-age 30d: a stop keeps younger files, removes the 40-day-old one"
+
 # -D -P and -u nobody: a daemon that runs unprivileged
 if id nobody > /dev/null 2>&1; then
 	chmod 0755 "$WORK" # mktemp makes it 0700: nobody could not enter
