@@ -85,6 +85,11 @@ static struct tree *dynamic_tree(struct collector *co, struct listener *l,
 	n = snprintf(dir, sizeof(dir), "%s/%s", l->cfg->dynamic_dir, ident);
 	if (n < 0 || (size_t)n >= sizeof(dir))
 		return NULL;
+	/* an IPv6 directory gets '-' for ':', which separates the trees
+	 * of nfq -M (and nfdump -M) */
+	for (i = (size_t)n - strlen(ident); dir[i]; i++)
+		if (dir[i] == ':')
+			dir[i] = '-';
 	e = &l->dyn[l->ndyn];
 	e->addr = *a;
 	e->tree = trees_get(co->trees, ident, dir, DYNAMIC_BLOCK_FLOWS);

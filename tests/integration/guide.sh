@@ -64,7 +64,7 @@ n=$(flows "$LAB/flows/this-host")
 ok "one server: $n flows in this-host"
 
 # 2: each exporter in the tree its line names
-for t in core-router edge-firewall sw1 sw2 servers/127.0.0.1 servers/::1; do
+for t in core-router edge-firewall sw1 sw2 servers/127.0.0.1 servers/--1; do
 	n=$(flows "$LAB/central/$t")
 	[ "${n:-0}" -gt 0 ] || fail "central/$t holds ${n:-no} flows"
 done
