@@ -733,11 +733,14 @@ static void account(struct fc_cache *c, uint32_t i, const struct fy_pkt *p,
 	c->stats.bytes += p->ip_len;
 }
 
-/* A flow that ended is not continued by a new connection's SYN. */
+/*
+ * A flow that ended is not continued by a new connection's SYN, nor by its
+ * SYN-ACK: the server's direction of a reused port starts anew too (a
+ * retransmitted SYN-ACK never follows this direction's own FIN or RST).
+ */
 static bool restarts(const struct fc_entry *e, const struct fy_pkt *p)
 {
-	return (e->state & (ST_FIN | ST_RST)) &&
-	       (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	return (e->state & (ST_FIN | ST_RST)) && (p->tcp_flags & TCP_SYN);
 }
 
 void fc_packet(struct fc_cache *c, const struct fy_pkt *p, uint64_t ts_ms)

@@ -131,8 +131,13 @@ static const struct field_def field_defs[] = {
 	{FY_IE_DST_MAC, 6, 6, 0, VAL_DST_MAC, F_ALL | F_MACS},
 	{FY_IE_SRC_PORT, 2, 2, 0, VAL_SRC_PORT, F_ALL},
 	{FY_IE_DST_PORT, 2, 2, 0, VAL_DST_PORT, F_ALL},
+	/*
+	 * v9 has one ICMP_TYPE (32) for both families (RFC 3954); nfdump
+	 * 1.7's v9 reader shows ICMPv6 flows sent with 139 as type 0.
+	 */
 	{FY_IE_ICMP_TYPECODE_V4, 2, 2, 0, VAL_ICMP, F_V4 | F_BOTH_VER},
-	{FY_IE_ICMP_TYPECODE_V6, 2, 2, 0, VAL_ICMP, F_V6 | F_BOTH_VER},
+	{FY_IE_ICMP_TYPECODE_V4, 2, 0, 0, VAL_ICMP, F_V6 | F_V9},
+	{FY_IE_ICMP_TYPECODE_V6, 0, 2, 0, VAL_ICMP, F_V6 | F_IPFIX},
 	{FY_IE_VLAN, 2, 2, 0, VAL_VLAN, F_ALL | F_VLAN},
 	{FY_IE_POST_VLAN, 2, 2, 0, VAL_POST_VLAN, F_ALL | F_VLAN},
 	{FY_IE_TCP_FLAGS, 1, 2, 0, VAL_TCP_FLAGS, F_ALL},

@@ -750,7 +750,9 @@ static void test_v9_header_count_templates(void **state)
 	assert_false(tmpl_has(t4, 27, 0));
 	assert_false(tmpl_has(t4, 152, 0)); /* v9 times are uptime based */
 	assert_true(tmpl_has(t6, 27, 0) && tmpl_has(t6, 28, 0));
-	assert_true(tmpl_has(t6, 62, 0) && tmpl_has(t6, 139, 0));
+	/* v9: ICMP_TYPE 32 in both families, no IPFIX-only 139 */
+	assert_true(tmpl_has(t6, 62, 0) && tmpl_has(t6, 32, 0));
+	assert_false(tmpl_has(t6, 139, 0));
 	assert_true(tmpl_has(t6, 29, 0) && tmpl_has(t6, 30, 0));
 	assert_false(tmpl_has(t6, 8, 0));
 	assert_false(tmpl_has(t4, 56, 0) || tmpl_has(t4, 58, 0));
@@ -768,8 +770,9 @@ static void test_v9_header_count_templates(void **state)
 	cap_free(&cap);
 }
 
+/* ipfix: IPv6 ICMP type/code is 139 there, 32 (ICMP_TYPE) in v9 */
 static void check_v9_values(const struct ttmpl *t, const uint8_t *rec,
-			    const struct fy_flow *f, bool v6)
+			    const struct fy_flow *f, bool v6, bool ipfix)
 {
 	uint16_t len = 0;
 	const uint8_t *p;
@@ -783,7 +786,7 @@ static void check_v9_values(const struct ttmpl *t, const uint8_t *rec,
 		assert_memory_equal(p, f->nexthop.b, 16);
 		assert_int_equal(rec_u(t, rec, 29, 0), f->src_mask);
 		assert_int_equal(rec_u(t, rec, 30, 0), f->dst_mask);
-		assert_int_equal(rec_u(t, rec, 139, 0),
+		assert_int_equal(rec_u(t, rec, ipfix ? 139 : 32, 0),
 				 f->icmp_type << 8 | f->icmp_code);
 	} else {
 		assert_int_equal(rec_u(t, rec, 8, 0), fy_addr_v4(&f->src));
@@ -847,8 +850,8 @@ static void test_v9_record_values(void **state)
 	assert_non_null(t6);
 	assert_int_equal(p.sets[1].id, 256);
 	assert_int_equal(p.sets[2].id, 257);
-	check_v9_values(t4, p.sets[1].body, &f4, false);
-	check_v9_values(t6, p.sets[2].body, &f6, true);
+	check_v9_values(t4, p.sets[1].body, &f4, false, false);
+	check_v9_values(t6, p.sets[2].body, &f6, true, false);
 
 	/* times: relative to sysUpTime, ms exact once the boot is derived */
 	up = (uint32_t)be(cap.msg[0] + 4, 4);
@@ -1091,8 +1094,8 @@ static void test_ipfix_record_values(void **state)
 	assert_non_null(t6);
 	assert_int_equal(p.sets[1].id, 256);
 	assert_int_equal(p.sets[2].id, 257);
-	check_v9_values(t4, p.sets[1].body, &f4, false);
-	check_v9_values(t6, p.sets[2].body, &f6, true);
+	check_v9_values(t4, p.sets[1].body, &f4, false, true);
+	check_v9_values(t6, p.sets[2].body, &f6, true, true);
 	assert_false(tmpl_has(t4, 22, 0) || tmpl_has(t4, 21, 0));
 	assert_int_equal(rec_u(t4, p.sets[1].body, 152, 0), f4.first_ms);
 	assert_int_equal(rec_u(t4, p.sets[1].body, 153, 0), f4.last_ms);
