@@ -5,6 +5,7 @@
 #   make check           install missing Debian packages, build, run all tests
 #   make test            the same tests without the package step
 #   make fuzz            each fuzz target for FUZZ_SECONDS (clang + libFuzzer)
+#   make soak            the full chain for SOAK_SECONDS (bench/soak.sh)
 #   make install         PREFIX=/usr/local DESTDIR= BINDIR= SBINDIR= MANDIR=
 #                        SYSCONFDIR= UNITDIR= SYSUSERSDIR= TMPFILESDIR=
 #   make uninstall       the same variables
@@ -50,6 +51,20 @@ FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 # libFuzzer's limit for one input, in seconds (a slower input is a finding).
 FUZZ_TIMEOUT       ?= 10
+# Integration scripts that also run against the ASan/UBSan programs in
+# `make test`: those that feed the daemons and nfq hostile or broken input,
+# faults, control clients and every test capture, about 3 minutes on 2
+# idle cores. "all" runs every script but those that bring their own
+# checker (valgrind) or test no program (install): 2 minutes more, which
+# would take `make check` near its 15-minute budget.
+ASAN_INTEG_SCRIPTS ?= collectord_basic.sh collectord_ctl.sh \
+		      collectord_diskfull.sh collectord_flood.sh \
+		      collectord_import.sh collectord_seq.sh exporterd_ctl.sh \
+		      exporterd_live.sh exporterd_netns.sh exporterd_nfcapd.sh \
+		      exporterd_replay.sh exporterd_truth.sh \
+		      exporterd_unreach.sh nfq_basic.sh nfq_corrupt.sh \
+		      nfq_ctl.sh privileges.sh
+ASAN_INTEG_NEVER   := valgrind_daemons.sh install.sh
 # Limit for one unit test program or integration script, in seconds.
 TEST_TIMEOUT       ?= 600
 
@@ -57,7 +72,7 @@ TEST_TIMEOUT       ?= 600
 BUILD_DEPS := libpcap-dev libev-dev liblz4-dev libprotobuf-c-dev \
 	      protobuf-c-compiler libcmocka-dev pkg-config
 TEST_DEPS  := tshark nfdump softflowd clang libclang-rt-14-dev valgrind \
-	      iproute2 python3 chromium
+	      iproute2 python3 chromium strace
 
 # pkg-config module names (overridable, e.g. to try the "missing" path).
 PCAP_PC    ?= libpcap
@@ -109,6 +124,14 @@ BIN_FILES  := $(PROGS:%=$(BUILD)/bin/%)
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 UNIT_BINS  := $(UNIT:%=$(BUILD)/tests/%)
 ASAN_BINS  := $(UNIT:%=$(BUILD)/asan/tests/%)
+# The programs built with the sanitizers, for the integration scripts; not
+# in $(BUILD)/asan/bin: a script that takes BIN's parent for a BUILD (to
+# run make there) would then build plain objects over the sanitizer ones.
+ASAN_BIN_FILES := $(PROGS:%=$(BUILD)/asan-bin/%)
+ASAN_PROG_OBJ  := $(foreach d,$(PROGS),$(patsubst %.c,$(BUILD)/asan/%.o,$(wildcard $(d)/*.c)))
+ASAN_INTEG     := $(filter-out $(addprefix tests/integration/,$(ASAN_INTEG_NEVER)), \
+		  $(if $(filter all,$(ASAN_INTEG_SCRIPTS)),$(INTEG), \
+		  $(filter $(addprefix tests/integration/,$(ASAN_INTEG_SCRIPTS)),$(INTEG))))
 FUZZ_BINS  := $(FUZZ:%=$(BUILD)/fuzz/%)
 
 FORMAT_FILES = $(sort $(wildcard lib/*.[ch] exporterd/*.[ch] collectord/*.[ch] \
@@ -200,7 +223,7 @@ FLAGS_NOW    = $(CC) $(FY_CPPFLAGS) $(FY_CFLAGS) $(SAN_FLAGS) $(FUZZ_CC)
 # Main targets
 
 # (`@:` keeps make from saying "Nothing to be done" for an empty list.)
-.PHONY: all lib programs tests asan-tests fuzz-build
+.PHONY: all lib programs tests asan-tests asan-programs fuzz-build
 all: lib programs
 	@:
 lib: $(LIBA)
@@ -210,6 +233,8 @@ programs: $(BIN_FILES) $(TOOL_BINS)
 tests: $(UNIT_BINS)
 	@:
 asan-tests: $(ASAN_BINS)
+	@:
+asan-programs: $(ASAN_BIN_FILES)
 	@:
 fuzz-build: $(FUZZ_BINS)
 	@:
@@ -273,6 +298,14 @@ $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
 endef
 $(foreach p,$(PROGS),$(eval $(call program_rule,$(p))))
 
+# The same programs with ASan/UBSan: $(BUILD)/asan-bin/<dir>.
+define asan_program_rule
+$(BUILD)/asan-bin/$(1): $(patsubst %.c,$(BUILD)/asan/%.o,$(wildcard $(1)/*.c)) $(ASAN_LIBA)
+	$$(call msg,LD-ASAN,$$@)mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(CFLAGS) $$(SAN_FLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(ASAN_LIBA) $$(DEP_LIBS) $$(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call asan_program_rule,$(p))))
+
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIBA)
 	$(call msg,LD,$@)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(DEP_LIBS) $(LDLIBS)
@@ -290,6 +323,7 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIBA)
 
 -include $(LIB_OBJ:.o=.d) $(ASAN_LIB_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) \
 	$(PROG_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_UNIT_OBJ:.o=.d) \
+	$(ASAN_PROG_OBJ:.o=.d) \
 	$(FUZZ_OBJ:.o=.d)
 
 # ---------------------------------------------------------------------------
@@ -332,12 +366,16 @@ test:
 		$(MAKE) --no-print-directory -k programs && touch $(OK)/programs || \
 			$(CHECK) fail build "programs did not build"; \
 		$(MAKE) --no-print-directory -k check-build-tests || true; \
+		$(MAKE) --no-print-directory -k asan-programs && \
+			touch $(OK)/asan-programs || \
+			$(CHECK) fail build-asan "the ASan/UBSan programs did not build"; \
 	else \
 		$(CHECK) fail build "libflowyard.a did not build: no test can run"; \
 	fi
 	@$(CHECK) unit $(UNIT)
 	@$(CHECK) asan $(UNIT)
 	@$(CHECK) integration $(INTEG)
+	@$(CHECK) asan-integration $(ASAN_INTEG)
 	@if [ -z "$(FUZZ)" ]; then \
 		echo "==> fuzz smoke: no fuzz target (tests/fuzz/fuzz_*.c)"; \
 	elif [ -z "$(FUZZ_OK)" ]; then \
@@ -374,6 +412,13 @@ fuzz-run:
 bench: deps
 	@$(MAKE) --no-print-directory all
 	BIN='$(abspath $(BUILD)/bin)' TOOLS='$(abspath $(BUILD)/tools)' bash bench/run.sh $(BENCH)
+
+# The soak (bench/soak.sh): the full chain for SOAK_SECONDS (default 600)
+# at a steady rate; not part of `make check` nor of `make bench`.
+.PHONY: soak
+soak:
+	@$(MAKE) --no-print-directory all
+	BIN='$(abspath $(BUILD)/bin)' TOOLS='$(abspath $(BUILD)/tools)' bash bench/soak.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -492,13 +537,17 @@ help:
 	@echo '  all (default)  libflowyard.a and the programs into $(BUILD)/ (never installs)'
 	@echo '  run            deps, build, then tests/run-main.sh (the main job)'
 	@echo '  check          deps, then test'
-	@echo '  test           unit tests, the same under ASan/UBSan, integration'
-	@echo '                 tests, fuzz smoke when clang+libFuzzer exist'
+	@echo '  test           unit tests and integration tests, both also under'
+	@echo '                 ASan/UBSan; fuzz smoke when clang+libFuzzer exist'
 	@echo '  tests          build the unit tests only ($(BUILD)/tests/)'
 	@echo '  asan-tests     build the sanitizer unit tests only ($(BUILD)/asan/tests/)'
+	@echo '  asan-programs  build the programs with ASan/UBSan ($(BUILD)/asan-bin/);'
+	@echo '                 test runs ASAN_INTEG_SCRIPTS against them ("all": every'
+	@echo '                 script but $(ASAN_INTEG_NEVER))'
 	@echo '  fuzz           run each fuzz target FUZZ_SECONDS ($(FUZZ_SECONDS))'
 	@echo '  fuzz-smoke     run each fuzz target FUZZ_SMOKE_SECONDS ($(FUZZ_SMOKE_SECONDS))'
 	@echo '  fuzz-build     build the fuzz targets only ($(BUILD)/fuzz/)'
+	@echo '  soak           bench/soak.sh: the full chain for SOAK_SECONDS (600), checked'
 	@echo '  deps           install missing Debian packages (build and test; root)'
 	@echo '  deps-build     install missing build packages only (root)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= BINDIR=$(BINDIR) SBINDIR=$(SBINDIR) MANDIR=$(MANDIR)'

@@ -12,13 +12,24 @@ fail); the collectors' steps are interleaved so that both see the same
 machine load. The drop-free rate of a run is the highest passing rate (as
 achieved by the sender); the figure is the median over the repeats.
 
+Then two scaling figures, NetFlow v9 (SCALE_VERSION), one search each:
+- exporters: the same flows from EXPORTERS concurrent exporters (flowgen
+  --exporters: sources 127.0.0.1..N, each with its own encoder, templates
+  and sequence numbers), into one directory for both collectors;
+- cores: each collector restricted to one CPU (taskset -c 1) and free on
+  both (the sender is never pinned here).
+
 Environment: RATES (flows/s, comma separated), DURATION (seconds of traffic
 per step, 2), MIN_FLOWS (1000000), REPEAT (3), RCVBUF (bytes, both
 collectors, 4194304), VERSIONS (9,10), START_RATE (1000000), SEED (1),
-PIN (1: sender on CPU 0, collector on CPU 1).
+PIN (1: sender on CPU 0, collector on CPU 1), EXPORTERS (1,10,100),
+CORES (1,2), SCALE_VERSION (9), SCALE_REPEAT (1); SCALING=0 skips the
+scaling figures (a quick run: e.g. SCALING=0 REPEAT=1 VERSIONS=9).
 """
 
 import os
+import re
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -35,6 +46,11 @@ RCVBUF = bl.env_int("RCVBUF", 4194304)
 VERSIONS = bl.env_list("VERSIONS", [9, 10])
 START = bl.env_int("START_RATE", 1000000)
 SEED = bl.env_int("SEED", 1)
+EXPORTERS = bl.env_list("EXPORTERS", [1, 10, 100])
+CORES = bl.env_list("CORES", [1, 2])
+SCALE_VERSION = bl.env_int("SCALE_VERSION", 9)
+SCALE_REPEAT = bl.env_int("SCALE_REPEAT", 1)
+SCALING = os.environ.get("SCALING", "1") not in ("", "0")
 # The sender "reached" a rate when it achieved this share of it.
 SENDER_SLACK = 0.97
 
@@ -46,13 +62,45 @@ COLLECTORS = [
 steps = []
 
 
-def step(cls, extra, version, rate):
+def on_cpus(cls, cores):
+    """cls, started under taskset: 1 core = CPU 1, 2 = free (None)."""
+    if cores is None or cores >= (os.cpu_count() or 1):
+        return cls
+
+    class Pinned(cls):
+        def argv(self):
+            return ["taskset", "-c", ",".join(
+                str(1 + k) for k in range(cores))] + super().argv()
+    Pinned.name = cls.name
+    return Pinned
+
+
+def send(port, version, flows, rate, exporters):
+    """bl.flowgen, from `exporters` concurrent exporters."""
+    if exporters <= 1:
+        return bl.flowgen(port, version, flows, rate, SEED)
+    argv = [os.path.join(bl.TOOLS, "flowgen"), "-n", "127.0.0.1:%d" % port,
+            "-v", str(version), "-c", str(flows), "-r", str(rate),
+            "-s", str(SEED), "--per-msg", "30", "--mtu", "9000",
+            "--prebuild", "--exporters", str(exporters)]
+    if bl.PIN:
+        argv = ["taskset", "-c", "0"] + argv
+    r = subprocess.run(argv, capture_output=True, text=True)
+    out = dict(re.findall(r"(\w+)=([\d.]+)", r.stdout))
+    if "rate" not in out:
+        raise RuntimeError("flowgen --exporters failed (%d): %s %s"
+                           % (r.returncode, r.stdout, r.stderr))
+    return {k: float(v) for k, v in out.items()}
+
+
+def step(cls, extra, version, rate, exporters=1, cores=None):
     flows = max(MIN_FLOWS, int(rate * DURATION))
     port = bl.free_port()
-    c = cls(os.path.join(bl.OUT, "ingest", cls.name), port, RCVBUF, extra)
+    c = on_cpus(cls, cores)(os.path.join(bl.OUT, "ingest", cls.name), port,
+                            RCVBUF, extra)
     c.start()
     s0 = bl.udp_snmp()
-    g = bl.flowgen(port, version, flows, rate, SEED)
+    g = send(port, version, flows, rate, exporters)
     c.drain()
     drops = c.socket_drops() or 0
     c.stop()
@@ -62,6 +110,7 @@ def step(cls, extra, version, rate):
     inerr = s1["InErrors"] - s0["InErrors"]
     res = {
         "daemon": cls.name, "version": version, "rate": rate,
+        "exporters": exporters, "cores": cores,
         "flows": flows, "sent_rate": g["rate"], "stored": stored,
         "rcvbuf_errors": rcvbuf, "in_errors": inerr, "drops": drops,
         "send_errors": int(g.get("send_errors", 0)),
@@ -72,10 +121,13 @@ def step(cls, extra, version, rate):
     res["sender_ok"] = g["rate"] >= SENDER_SLACK * rate
     res["ok"] = (stored == flows and rcvbuf == 0 and inerr == 0 and
                  drops == 0 and res["send_errors"] == 0)
-    bl.log("  %-10s v%-2d %5.2f M/s (sent %5.2f M/s) stored %d/%d "
+    bl.log("  %-10s v%-2d%s%s %5.2f M/s (sent %5.2f M/s) stored %d/%d "
            "rcvbuf_err %d drops %d cpu %.2f us/flow (receive thread %.2f) "
            "-> %s%s"
-           % (cls.name, version, rate / 1e6, g["rate"] / 1e6, stored, flows,
+           % (cls.name, version,
+              " x%d" % exporters if exporters > 1 else "",
+              " %d core(s)" % cores if cores else "",
+              rate / 1e6, g["rate"] / 1e6, stored, flows,
               rcvbuf, drops, res["cpu_us_per_flow"] or 0,
               res["main_us_per_flow"] or 0,
               "pass" if res["ok"] else "LOSS",
@@ -84,13 +136,13 @@ def step(cls, extra, version, rate):
     return res
 
 
-def search(cls, extra, version, start_idx, out):
+def search(cls, extra, version, start_idx, out, **kw):
     """Generator: yields once per step; fills out[...] at the end."""
     i, direction = start_idx, 0
     best = best_idx = None
     capped = False
     while 0 <= i < len(LADDER):
-        res = step(cls, extra, version, LADDER[i])
+        res = step(cls, extra, version, LADDER[i], **kw)
         yield
         if res["ok"]:
             if best is None or res["sent_rate"] > best:
@@ -134,10 +186,62 @@ def main():
                 if o.get("best_idx") is not None:
                     prev[name] = o["best_idx"]
         summary[version] = runs
-    report(summary)
+    scale = {}
+    if SCALING:
+        for key, kw in ([("exporters", {"exporters": n}) for n in EXPORTERS]
+                        + [("cores", {"cores": n}) for n in CORES]):
+            prev = {cls.name: start_idx for cls, _ in COLLECTORS}
+            runs = {cls.name: [] for cls, _ in COLLECTORS}
+            for run in range(SCALE_REPEAT):
+                bl.log("v%d %s %d, run %d/%d" % (SCALE_VERSION, key,
+                                                 list(kw.values())[0],
+                                                 run + 1, SCALE_REPEAT))
+                order = COLLECTORS if run % 2 == 0 else COLLECTORS[::-1]
+                outs = {cls.name: {} for cls, _ in order}
+                gens = [search(cls, extra, SCALE_VERSION, prev[cls.name],
+                               outs[cls.name], **kw)
+                        for cls, extra in order]
+                while gens:
+                    for g in list(gens):
+                        try:
+                            next(g)
+                        except StopIteration:
+                            gens.remove(g)
+                for name, o in outs.items():
+                    runs[name].append(o)
+                    if o.get("best_idx") is not None:
+                        prev[name] = o["best_idx"]
+            scale[(key, list(kw.values())[0])] = runs
+    report(summary, scale)
 
 
-def report(summary):
+def scale_rows(scale, key):
+    rows = []
+    for (k, n), runs in scale.items():
+        if k != key:
+            continue
+        med = {name: bl.median([r.get("best") for r in rs])
+               for name, rs in runs.items()}
+        cap = {name: any(r.get("capped") for r in rs)
+               for name, rs in runs.items()}
+        cpu = {}
+        for name in runs:
+            ok = [s for s in steps if s["daemon"] == name and s["ok"] and
+                  s[key] == n and s["cpu_us_per_flow"] and
+                  s["version"] == SCALE_VERSION]
+            cpu[name] = bl.median([s["cpu_us_per_flow"] for s in ok])
+        rows.append([
+            str(n),
+            ("≥ " if cap["collectord"] else "") +
+            bl.fmt_rate(med["collectord"]),
+            ("≥ " if cap["nfcapd"] else "") + bl.fmt_rate(med["nfcapd"]),
+            bl.fmt_ratio(bl.ratio(med["collectord"], med["nfcapd"])),
+            "%.2f / %.2f" % (cpu["collectord"] or 0, cpu["nfcapd"] or 0),
+        ])
+    return rows
+
+
+def report(summary, scale):
     rows = []
     for version, runs in summary.items():
         med = {}
@@ -149,7 +253,8 @@ def report(summary):
         for name in runs:
             ok = [s for s in steps
                   if s["daemon"] == name and s["version"] == version and
-                  s["ok"] and s["cpu_us_per_flow"]]
+                  s["ok"] and s["cpu_us_per_flow"] and
+                  s["exporters"] == 1 and s["cores"] is None]
             cpu[name] = bl.median([s["cpu_us_per_flow"] for s in ok])
             main[name] = bl.median([s["main_us_per_flow"] for s in ok])
         rows.append([
@@ -178,21 +283,39 @@ def report(summary):
                       "collectord runs", "nfcapd runs",
                       "CPU µs/flow (cd / nfcapd)",
                       "receive thread µs/flow"], rows),
-            "",
-            "Steps:",
-            "",
-            bl.table(["daemon", "v", "target/s", "sent/s", "stored/sent",
-                      "rcvbuf err", "sock drops", "CPU µs/flow",
-                      "recv thread", "result"],
-                     [[s["daemon"], s["version"], bl.fmt_rate(s["rate"]),
-                       bl.fmt_rate(s["sent_rate"]),
-                       "%d/%d" % (s["stored"], s["flows"]),
-                       s["rcvbuf_errors"], s["drops"],
-                       "%.2f" % (s["cpu_us_per_flow"] or 0),
-                       "%.2f" % (s["main_us_per_flow"] or 0),
-                       ("pass" if s["ok"] else "loss") +
-                       ("" if s["sender_ok"] else " (sender short)")]
-                      for s in steps])]
+            ""]
+    if scale:
+        text += ["### Exporters (NetFlow v%d, %d run(s) each)" % (
+                     SCALE_VERSION, SCALE_REPEAT),
+                 "",
+                 bl.table(["exporters", "collectord", "nfcapd -y", "ratio",
+                           "CPU µs/flow (cd / nfcapd)"],
+                          scale_rows(scale, "exporters")),
+                 "",
+                 "### Cores: each collector on 1 CPU (taskset) or both "
+                 "(NetFlow v%d, %d run(s) each)" % (SCALE_VERSION,
+                                                    SCALE_REPEAT),
+                 "",
+                 bl.table(["collector cores", "collectord", "nfcapd -y",
+                           "ratio", "CPU µs/flow (cd / nfcapd)"],
+                          scale_rows(scale, "cores")),
+                 ""]
+    text += ["Steps:",
+             "",
+             bl.table(["daemon", "v", "exporters", "cores", "target/s",
+                       "sent/s", "stored/sent",
+                       "rcvbuf err", "sock drops", "CPU µs/flow",
+                       "recv thread", "result"],
+                      [[s["daemon"], s["version"], s["exporters"],
+                        s["cores"] or "-", bl.fmt_rate(s["rate"]),
+                        bl.fmt_rate(s["sent_rate"]),
+                        "%d/%d" % (s["stored"], s["flows"]),
+                        s["rcvbuf_errors"], s["drops"],
+                        "%.2f" % (s["cpu_us_per_flow"] or 0),
+                        "%.2f" % (s["main_us_per_flow"] or 0),
+                        ("pass" if s["ok"] else "loss") +
+                        ("" if s["sender_ok"] else " (sender short)")]
+                       for s in steps])]
     bl.write_result("ingest", "\n".join(text))
 
 

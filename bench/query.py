@@ -13,7 +13,8 @@ medians and ratios. A last untimed run of the filter compares the number of
 records each prints (-q), so both answer the same question.
 
 Environment: FLOWS (flows, comma separated: 10000000; a number under 1000
-counts millions, so FLOWS=1 is a quick run on 1 M), QUERY_RATE (1000000),
+counts millions, so FLOWS=1 is a quick run on 1 M; the script's first
+argument sets it too: `bench/query.sh 1,10,50` for the scaling table), QUERY_RATE (1000000),
 REPEAT (3), SEED (1), QUERY_RCVBUF (268435456),
 FILTER (the filter of the -o line question), THREADS (nfq --threads; empty:
 its default), SLOW (60: a question whose first run takes longer than SLOW
@@ -33,7 +34,10 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 
-# FLOWS=1 means 1 M: a value under 1000 counts millions
+# FLOWS=1 means 1 M: a value under 1000 counts millions; the first
+# argument, when given (`bench/query.sh 1,10,50`), wins over FLOWS
+if len(sys.argv) > 1 and sys.argv[1]:
+    os.environ["FLOWS"] = sys.argv[1]
 SIZES = [n * 1000000 if n < 1000 else n
          for n in bl.env_list("FLOWS", [10000000])]
 RATE = bl.env_int("QUERY_RATE", 1000000)

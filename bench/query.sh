@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# bench/query.sh - nfq vs nfdump on the same N flows (default 10 M; FLOWS=1
-# for a quick run on 1 M): -s srcip/bytes, -s record/bytes, a filter with
+# bench/query.sh [SIZES] - nfq vs nfdump on the same N flows (default 10 M;
+# FLOWS=1 or `bench/query.sh 1` for a quick run on 1 M; `bench/query.sh
+# 1,10,50` for how the cost grows: 50 M needs ~2.2 GB of disk for both
+# trees and nfdump -s record ~15 GB of memory): -s srcip/bytes, -s record/bytes, a filter with
 # -o line, -o csv, -I; wall time, CPU and peak memory, ratios. See
 # bench/query.py (FLOWS, QUERY_RATE, REPEAT, FILTER, THREADS, ROTATE).
 # Prints a Markdown table; also in $OUT/query.md.

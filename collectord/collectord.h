@@ -45,6 +45,8 @@ struct listener {
 	uint64_t unknown_source;
 	uint64_t dynamic_refused;
 	uint64_t kernel_drops;
+	uint64_t caps_logged[5]; /* decoder cap hits already logged */
+	uint64_t caps_log_ms;	 /* when */
 };
 
 /* recvmmsg's buffers, allocated once. */
@@ -98,6 +100,10 @@ void co_session_counts(struct collector *co, uint32_t *sessions,
  */
 int collector_reload(struct collector *co, char ***changes, size_t *n,
 		     char *err, size_t errlen);
+
+/* Logs the decoder caps hit since the last call, at most once a minute
+ * per listener (control.c). */
+void co_log_limits(struct collector *co, uint64_t now_ms);
 
 /* The control socket (control.c). */
 int ctl_start(struct collector *co, struct ev_loop *loop);

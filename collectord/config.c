@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,18 @@ static void usage(FILE *out)
 		"dropped unless -I)\n"
 		"  -M DIR            a tree DIR/<address> per new exporter\n"
 		"      --max-exporters N  cap on -M trees (default %d)\n"
+		"      --max-sessions N  cap on (exporter, domain) sessions "
+		"per listener\n"
+		"                    (default 4096)\n"
+		"      --max-templates N  cap on templates held per listener "
+		"(default 65536)\n"
+		"      --max-templates-per-session N  cap per (exporter, "
+		"domain) (default 1024)\n"
+		"      --max-template-fields N  longer templates are refused "
+		"(default 256)\n"
+		"      --pending-max SIZE  data kept while its template is "
+		"missing, per\n"
+		"                    listener (default 1M)\n"
 		"  -S N              sub directory layout 0..8 (nfcapd's; "
 		"default 1 = %%Y/%%m/%%d)\n"
 		"  -t SECONDS        rotation interval (default %d), aligned "
@@ -298,6 +311,69 @@ bad:
 	return -1;
 }
 
+/*
+ * The decoder caps: one row serves the command line, the file and -T.
+ * `name` is the file setting and, with "--", the option.
+ */
+struct limit_opt {
+	const char *name;
+	size_t off; /* in struct fy_nfdec_cfg, a uint32_t */
+	unsigned long min, max;
+	bool size; /* takes K/M/G suffixes */
+};
+
+static const struct limit_opt limit_opts[] = {
+	{"max-sessions", offsetof(struct fy_nfdec_cfg, max_sessions), 1,
+	 1000000, false},
+	{"max-templates", offsetof(struct fy_nfdec_cfg, max_templates), 1,
+	 10000000, false},
+	{"max-templates-per-session",
+	 offsetof(struct fy_nfdec_cfg, max_templates_per_session), 1, 65536,
+	 false},
+	{"max-template-fields",
+	 offsetof(struct fy_nfdec_cfg, max_template_fields), 1, 65535, false},
+	{"pending-max", offsetof(struct fy_nfdec_cfg, pending_max_bytes), 1024,
+	 1ul << 30, true},
+};
+
+#define N_LIMIT_OPTS (sizeof(limit_opts) / sizeof(limit_opts[0]))
+
+static const struct limit_opt *limit_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_LIMIT_OPTS; i++)
+		if (strcmp(limit_opts[i].name, name) == 0)
+			return &limit_opts[i];
+	return NULL;
+}
+
+/* Parses and stores one cap; -1 with a message naming `what` if bad. */
+static int limit_set(struct cfg *c, const struct limit_opt *lo,
+		     const char *what, const char *v, char *err, size_t errlen)
+{
+	uint64_t u;
+	unsigned long ul;
+
+	if (lo->size ? cfg_parse_size(v, &u) : parse_uint(v, lo->max, &ul))
+		goto bad;
+	if (!lo->size)
+		u = ul;
+	if (u < lo->min || u > lo->max)
+		goto bad;
+	*(uint32_t *)((char *)&c->limits + lo->off) = (uint32_t)u;
+	return 0;
+bad:
+	if (lo->size)
+		snprintf(err, errlen,
+			 "%s '%s': expected a size %luK..%luM (e.g. 4M)", what,
+			 v, lo->min / 1024, lo->max >> 20);
+	else
+		snprintf(err, errlen, "%s '%s': expected %lu..%lu", what, v,
+			 lo->min, lo->max);
+	return -1;
+}
+
 enum {
 	OPT_LOCALTIME = 256,
 	OPT_MAX_AGE,
@@ -306,6 +382,11 @@ enum {
 	OPT_FLUSH_MS,
 	OPT_SOCKET,
 	OPT_SOCKET_GROUP,
+	OPT_MAX_SESSIONS,
+	OPT_MAX_TEMPLATES,
+	OPT_MAX_SESSION_TEMPLATES,
+	OPT_MAX_TEMPLATE_FIELDS,
+	OPT_PENDING_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -318,6 +399,13 @@ static const struct option long_opts[] = {
 	{"flush-ms", required_argument, NULL, OPT_FLUSH_MS},
 	{"socket", required_argument, NULL, OPT_SOCKET},
 	{"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
+	{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+	{"max-templates", required_argument, NULL, OPT_MAX_TEMPLATES},
+	{"max-templates-per-session", required_argument, NULL,
+	 OPT_MAX_SESSION_TEMPLATES},
+	{"max-template-fields", required_argument, NULL,
+	 OPT_MAX_TEMPLATE_FIELDS},
+	{"pending-max", required_argument, NULL, OPT_PENDING_MAX},
 	{NULL, 0, NULL, 0},
 };
 
@@ -326,7 +414,8 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 	const char *port_arg = NULL, *bind = "", *ident = NULL;
 	const char *dynamic = NULL, *nargs[CFG_MAX_SOURCES];
 	unsigned long v, dyn_max = DEFAULT_DYNAMIC_MAX;
-	unsigned nn = 0, i;
+	unsigned nn = 0, i, cmdline_limits = 0;
+	struct fy_nfdec_cfg cmd_limits;
 	int family = 0, o, print = 0;
 	char err[512];
 
@@ -483,6 +572,20 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 				return opt_error("--socket-group: name too "
 						 "long");
 			break;
+		case OPT_MAX_SESSIONS:
+		case OPT_MAX_TEMPLATES:
+		case OPT_MAX_SESSION_TEMPLATES:
+		case OPT_MAX_TEMPLATE_FIELDS:
+		case OPT_PENDING_MAX: {
+			const struct limit_opt *lo =
+				&limit_opts[o - OPT_MAX_SESSIONS];
+			char what[64];
+			snprintf(what, sizeof(what), "--%s", lo->name);
+			if (limit_set(c, lo, what, optarg, err, sizeof(err)))
+				return opt_error("%s", err);
+			cmdline_limits |= 1u << (o - OPT_MAX_SESSIONS);
+			break;
+		}
 		case 'v':
 			c->verbose++;
 			break;
@@ -499,12 +602,19 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 	if (optind < argc)
 		return opt_error("unexpected argument '%s'", argv[optind]);
 
+	/* the command line wins over the file, as for the listener */
+	cmd_limits = c->limits;
 	if (c->config_file[0] &&
 	    cfg_load_file(c, c->config_file, err, sizeof(err))) {
 		snprintf(last_error, sizeof(last_error), "%s", err);
 		fprintf(stderr, "collectord: %s\n", err);
 		return -1;
 	}
+	for (i = 0; i < N_LIMIT_OPTS; i++)
+		if (cmdline_limits & (1u << i))
+			memcpy((char *)&c->limits + limit_opts[i].off,
+			       (char *)&cmd_limits + limit_opts[i].off,
+			       sizeof(uint32_t));
 	/* The command line's listener: always without -c, else if asked. */
 	if (!c->config_file[0] || port_arg || ident || nn || dynamic) {
 		struct cfg_listener *l;
@@ -635,12 +745,15 @@ static int file_listener(struct cfg *c, char **w, int n,
 static int file_setting(struct cfg *c, char **w, int n, char *msg, size_t len)
 {
 	const char *k = w[0], *v = n > 1 ? w[1] : NULL;
+	const struct limit_opt *lo;
 	unsigned long u;
 
 	if (n != 2) {
 		snprintf(msg, len, "'%s' takes one value", k);
 		return -1;
 	}
+	if ((lo = limit_find(k)) != NULL)
+		return limit_set(c, lo, k, v, msg, len);
 	if (strcmp(k, "base") == 0)
 		return copy_str(c->base, sizeof(c->base), v);
 	if (strcmp(k, "layout") == 0 &&
@@ -816,7 +929,16 @@ static int tree_dir(char *dst, size_t len, const char *base, const char *ident)
 
 int cfg_finish(struct cfg *c, char *err, size_t errlen)
 {
+	struct fy_nfdec *dec;
 	unsigned i, j;
+
+	/* the decoder knows its defaults: ask it, so -T shows them */
+	if ((dec = fy_nfdec_new(&c->limits)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c->limits = *fy_nfdec_config(dec);
+	fy_nfdec_free(dec);
 
 	if (c->nlisteners == 0) {
 		snprintf(err, errlen, "no listener configured");
@@ -899,6 +1021,17 @@ void cfg_print(const struct cfg *c, FILE *out)
 	fprintf(out, "socket %s\n", c->socket_path);
 	if (c->socket_group[0])
 		fprintf(out, "socket-group %s\n", c->socket_group);
+	for (i = 0; i < N_LIMIT_OPTS; i++) {
+		uint32_t v;
+		memcpy(&v, (const char *)&c->limits + limit_opts[i].off,
+		       sizeof(v));
+		if (limit_opts[i].size && v % (1u << 20) == 0)
+			fprintf(out, "%s %uM\n", limit_opts[i].name, v >> 20);
+		else if (limit_opts[i].size && v % 1024 == 0)
+			fprintf(out, "%s %uK\n", limit_opts[i].name, v / 1024);
+		else
+			fprintf(out, "%s %u\n", limit_opts[i].name, v);
+	}
 	for (i = 0; i < c->nlisteners; i++) {
 		const struct cfg_listener *l = &c->listeners[i];
 		char where[96];

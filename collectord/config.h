@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "flow.h"
+#include "nf_decode.h"
 
 #define CFG_MAX_LISTENERS 64
 #define CFG_MAX_SOURCES 256
@@ -66,6 +67,9 @@ struct cfg {
 	int verbose;
 	char socket_path[CFG_PATH_MAX];
 	char socket_group[64];
+	/* Decoder caps of each listener (sessions, templates, fields, data
+	 * waiting for a template); cfg_finish fills the defaults in. */
+	struct fy_nfdec_cfg limits;
 	struct cfg_listener listeners[CFG_MAX_LISTENERS];
 	unsigned nlisteners;
 };

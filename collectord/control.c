@@ -42,6 +42,140 @@ static void addr_bytes(const struct fy_addr *a, ProtobufCBinaryData *out)
 	}
 }
 
+/* ---- Limits: the caps of each listener and their hits ---- */
+
+#define LIMITS_PER_LISTENER 6
+
+struct limits {
+	Flowyard__Control__LimitInfo *v;
+	Flowyard__Control__LimitInfo **p;
+	size_t n;
+	uint64_t hits;
+};
+
+static int max_session_templates(void *arg,
+				 const struct fy_nfdec_session_info *s)
+{
+	uint64_t *max = arg;
+
+	if (s->templates > *max)
+		*max = s->templates;
+	return 0;
+}
+
+static void limit_add(struct limits *lm, const char *name, uint32_t port,
+		      uint64_t limit, uint64_t used, uint64_t hits)
+{
+	Flowyard__Control__LimitInfo init = FLOWYARD__CONTROL__LIMIT_INFO__INIT;
+	Flowyard__Control__LimitInfo *li = &lm->v[lm->n];
+
+	*li = init;
+	li->name = (char *)name;
+	li->port = port;
+	li->limit = limit;
+	li->used = used;
+	li->hits = hits;
+	lm->p[lm->n++] = li;
+	lm->hits += hits;
+}
+
+static void limits_free(struct limits *lm)
+{
+	free(lm->v);
+	free(lm->p);
+	lm->v = NULL;
+	lm->p = NULL;
+}
+
+/* Fills `lm` (free with limits_free); -ENOMEM or 0. */
+static int limits_collect(struct collector *co, struct limits *lm)
+{
+	size_t i;
+
+	memset(lm, 0, sizeof(*lm));
+	lm->v = calloc(co->nlisteners * LIMITS_PER_LISTENER + 1,
+		       sizeof(*lm->v));
+	lm->p = calloc(co->nlisteners * LIMITS_PER_LISTENER + 1,
+		       sizeof(*lm->p));
+	if (lm->v == NULL || lm->p == NULL) {
+		limits_free(lm);
+		return -ENOMEM;
+	}
+	for (i = 0; i < co->nlisteners; i++) {
+		const struct listener *l = &co->listeners[i];
+		const struct fy_nfdec_cfg *c = fy_nfdec_config(l->dec);
+		const struct fy_nfdec_totals *t = fy_nfdec_totals(l->dec);
+		uint32_t port = l->cfg->port;
+		struct fy_nfdec_usage u;
+		uint64_t most = 0;
+
+		fy_nfdec_get_usage(l->dec, &u);
+		fy_nfdec_foreach_session(l->dec, max_session_templates, &most);
+		limit_add(lm, "max-sessions", port, c->max_sessions, u.sessions,
+			  t->sessions_rejected);
+		limit_add(lm, "max-templates", port, c->max_templates,
+			  u.templates, t->templates_over_max);
+		/* used: the fullest session */
+		limit_add(lm, "max-templates-per-session", port,
+			  c->max_templates_per_session, most,
+			  t->templates_over_session);
+		limit_add(lm, "max-template-fields", port,
+			  c->max_template_fields, 0, t->templates_too_long);
+		limit_add(lm, "pending-max", port, c->pending_max_bytes,
+			  u.pending_bytes, t->pending_dropped);
+		if (l->cfg->dynamic_dir[0])
+			limit_add(lm, "max-exporters", port,
+				  l->cfg->dynamic_max, l->ndyn,
+				  l->dynamic_refused);
+	}
+	return 0;
+}
+
+void co_log_limits(struct collector *co, uint64_t now_ms)
+{
+	static const char *const names[5] = {"max-sessions", "max-templates",
+					     "max-templates-per-session",
+					     "max-template-fields",
+					     "pending-max"};
+	static const char *const what[5] = {
+		"packets of new sessions dropped", "templates refused",
+		"templates refused", "templates refused",
+		"data sets waiting for a template dropped"};
+	size_t i, k;
+
+	for (i = 0; i < co->nlisteners; i++) {
+		struct listener *l = &co->listeners[i];
+		const struct fy_nfdec_totals *t = fy_nfdec_totals(l->dec);
+		const struct fy_nfdec_cfg *c = fy_nfdec_config(l->dec);
+		const uint64_t hits[5] = {t->sessions_rejected,
+					  t->templates_over_max,
+					  t->templates_over_session,
+					  t->templates_too_long,
+					  t->pending_dropped};
+		const uint32_t lim[5] = {c->max_sessions, c->max_templates,
+					 c->max_templates_per_session,
+					 c->max_template_fields,
+					 c->pending_max_bytes};
+		bool logged = false;
+
+		/* the first hit of a cap at once, then a minute apart */
+		for (k = 0; k < 5; k++) {
+			if (hits[k] == l->caps_logged[k] ||
+			    (l->caps_logged[k] &&
+			     now_ms < l->caps_log_ms + 60000))
+				continue;
+			fy_warn("listener port %u: --%s %u reached: %llu %s so "
+				"far (nfq exporters)",
+				l->cfg->port, names[k], lim[k],
+				(unsigned long long)hits[k], what[k]);
+			l->caps_logged[k] = hits[k];
+			logged = true;
+		}
+		if (logged)
+			l->caps_log_ms = now_ms;
+	}
+}
+
 /* ---- Status ---- */
 
 static int h_status(void *arg, const Flowyard__Control__Request *req,
@@ -60,11 +194,14 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 	Flowyard__Control__Listener *lv, **lp;
 	struct fy_ctl_stats cst;
 	struct trees_wstats ws;
+	struct limits lm;
 	char(*trees)[CFG_PATH_MAX];
 	size_t i;
 	int rc;
 
 	(void)req;
+	if (limits_collect(co, &lm))
+		return -ENOMEM;
 	lv = calloc(co->nlisteners + 1, sizeof(*lv));
 	lp = calloc(co->nlisteners + 1, sizeof(*lp));
 	trees = calloc(co->nlisteners + 1, sizeof(*trees));
@@ -72,6 +209,7 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 		free(lv);
 		free(lp);
 		free(trees);
+		limits_free(&lm);
 		return -ENOMEM;
 	}
 	for (i = 0; i < co->nlisteners; i++) {
@@ -114,6 +252,13 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 	}
 	trees_writer_stats(co->trees, &ws);
 	tot.files_written = ws.files_closed;
+	tot.write_errors = ws.write_errors;
+	tot.flows_not_written = ws.flows_lost;
+	tot.files_recovered = ws.recovered;
+	tot.files_unfinished = ws.unfinished;
+	tot.limit_hits = lm.hits;
+	cs.n_limits = lm.n;
+	cs.limits = lm.p;
 	cs.totals = &tot;
 	co_session_counts(co, &cs.exporters, &cs.templates, &tot.no_template);
 
@@ -134,6 +279,7 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 	free(lv);
 	free(lp);
 	free(trees);
+	limits_free(&lm);
 	return rc;
 }
 
@@ -207,10 +353,11 @@ static int h_exporters(void *arg, const Flowyard__Control__Request *req,
 	struct sess_vec sv = {0};
 	Flowyard__Control__ExporterInfo *ev = NULL, **ep = NULL;
 	char(*files)[256] = NULL;
+	struct limits lm = {0};
 	int rc = 0;
 
 	(void)req;
-	if (collect_sessions(co, &sv)) {
+	if (collect_sessions(co, &sv) || limits_collect(co, &lm)) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -255,6 +402,7 @@ static int h_exporters(void *arg, const Flowyard__Control__Request *req,
 			ev[k].first_seen_ms = s->stats->first_seen_ms;
 			ev[k].last_seen_ms = s->stats->last_seen_ms;
 			ev[k].options_records = s->stats->options_records;
+			ev[k].templates_rejected = s->stats->templates_rejected;
 			files[k][0] = '\0';
 			if (t)
 				tree_current_file(t, files[k],
@@ -269,6 +417,10 @@ static int h_exporters(void *arg, const Flowyard__Control__Request *req,
 			FLOWYARD__CONTROL__RESPONSE__RESULT_EXPORTERS;
 		resp.exporters = &er;
 		last = *cursor + k >= sv.n;
+		if (last) {
+			er.n_limits = lm.n;
+			er.limits = lm.p;
+		}
 		rc = last ? fy_ctl_reply_end(r, &resp)
 			  : fy_ctl_reply_part(r, &resp);
 		if (rc == -ENOBUFS) {
@@ -286,6 +438,7 @@ out:
 	free(ev);
 	free(ep);
 	free(files);
+	limits_free(&lm);
 	return rc;
 }
 

@@ -166,6 +166,13 @@ void collector_packet(struct collector *co, struct listener *l,
 				(unsigned long long)l->unknown_source);
 		return;
 	}
+	{
+		/* flows are built in the tree's batch: no copy per flow */
+		size_t room;
+		struct fy_flow *tail = tree_tail(co->trees, ec.tree, &room);
+
+		fy_nfdec_set_output(l->dec, tail, room);
+	}
 	fy_nfdec_decode(l->dec, &s, data, len, now_ms, on_flows, &ec);
 	res = fy_nfdec_result(l->dec);
 	if (res->stats)
@@ -348,7 +355,7 @@ static int setup_listeners(struct collector *co)
 		struct listener *l = &co->listeners[i];
 		l->co = co;
 		l->cfg = &c->listeners[i];
-		l->dec = fy_nfdec_new(NULL);
+		l->dec = fy_nfdec_new(&c->limits);
 		if (l->dec == NULL)
 			return -1;
 		l->fd = co->fds ? co->fds[i] : -1;
@@ -479,6 +486,7 @@ static void on_flush(struct ev_loop *loop, ev_timer *w, int revents)
 	trees_flush(co->trees);
 	for (i = 0; i < co->nlisteners; i++)
 		fy_nfdec_expire(co->listeners[i].dec, now);
+	co_log_limits(co, now);
 }
 
 static void on_rotate(struct ev_loop *loop, ev_periodic *w, int revents)
@@ -527,7 +535,8 @@ static bool writer_settings_differ(const struct cfg *a, const struct cfg *b)
 	       a->localtime != b->localtime || a->lz4_level != b->lz4_level ||
 	       a->expire != b->expire || a->max_age_s != b->max_age_s ||
 	       a->max_size != b->max_size || strcmp(a->exec, b->exec) ||
-	       a->flush_ms != b->flush_ms;
+	       a->flush_ms != b->flush_ms ||
+	       memcmp(&a->limits, &b->limits, sizeof(a->limits)) != 0;
 }
 
 static void listener_stop(struct collector *co, struct listener *l)
@@ -570,9 +579,9 @@ int collector_reload(struct collector *co, char ***changes, size_t *n,
 		return -1;
 	}
 	if (writer_settings_differ(nc, co->cfg))
-		sv_add(&sv, "rotation, layout, compression, flush, -x and "
-			    "retention settings need a restart: kept as they "
-			    "were");
+		sv_add(&sv, "rotation, layout, compression, flush, -x, "
+			    "retention and decoder limits need a restart for "
+			    "running listeners: kept as they were");
 	nl = calloc(nc->nlisteners, sizeof(*nl));
 	if (nl == NULL)
 		goto nomem;
@@ -608,7 +617,8 @@ int collector_reload(struct collector *co, char ***changes, size_t *n,
 			}
 			break;
 		}
-		if (l->dec == NULL && (l->dec = fy_nfdec_new(NULL)) == NULL)
+		if (l->dec == NULL &&
+		    (l->dec = fy_nfdec_new(&nc->limits)) == NULL)
 			goto nomem;
 		if (j == co->nlisteners) {
 			l->fd = open_socket(nc, c);
@@ -740,32 +750,68 @@ static int daemonize(void)
 	return 0;
 }
 
-/* Gives the trees to the user the daemon becomes, then becomes it. */
-static int drop_privileges(const struct cfg *c)
-{
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-	unsigned i;
+/* Who the daemon becomes (-u, -g or their configuration file lines). */
+struct run_ids {
+	uid_t uid;
+	gid_t gid;
+	bool change;
+};
 
+/*
+ * Looks up the user and the groups before anything is opened: a name
+ * that does not exist stops the start, naming the option.
+ */
+static int resolve_ids(const struct cfg *c, struct run_ids *ids)
+{
+	ids->uid = getuid();
+	ids->gid = getgid();
+	ids->change = c->user[0] || c->group[0];
 	if (c->group[0]) {
 		struct group *g = getgrnam(c->group);
 		if (g == NULL) {
-			fy_err("-g %s: no such group", c->group);
+			fprintf(stderr,
+				"collectord: -g/group '%s': no such group\n",
+				c->group);
 			return -1;
 		}
-		gid = g->gr_gid;
+		ids->gid = g->gr_gid;
 	}
 	if (c->user[0]) {
 		struct passwd *pw = getpwnam(c->user);
 		if (pw == NULL) {
-			fy_err("-u %s: no such user", c->user);
+			fprintf(stderr,
+				"collectord: -u/user '%s': no such user\n",
+				c->user);
 			return -1;
 		}
-		uid = pw->pw_uid;
+		ids->uid = pw->pw_uid;
 		if (!c->group[0])
-			gid = pw->pw_gid;
+			ids->gid = pw->pw_gid;
 	}
-	if (!c->user[0] && !c->group[0])
+	if (c->socket_group[0]) {
+		char *end;
+		errno = 0;
+		(void)strtoul(c->socket_group, &end, 10);
+		/* a number is taken as it is, as the control socket does */
+		if ((*end || errno) && getgrnam(c->socket_group) == NULL) {
+			fprintf(stderr,
+				"collectord: --socket-group/socket-group "
+				"'%s': no such group\n",
+				c->socket_group);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Gives the trees to the user the daemon becomes, then becomes it. */
+static int drop_privileges(const struct cfg *c, const struct run_ids *ids)
+{
+	uid_t uid = ids->uid;
+	gid_t gid = ids->gid;
+	unsigned i;
+
+	if (!ids->change)
 		return 0;
 	for (i = 0; i < c->nlisteners; i++) {
 		const struct cfg_listener *l = &c->listeners[i];
@@ -785,6 +831,11 @@ static int drop_privileges(const struct cfg *c)
 	if (setgroups(1, &gid) || setgid(gid) || setuid(uid)) {
 		fy_err("cannot become uid %ld gid %ld: %s", (long)uid,
 		       (long)gid, strerror(errno));
+		return -1;
+	}
+	/* make sure there is no way back */
+	if (uid != 0 && setuid(0) == 0) {
+		fy_err("-u %s: could become root again", c->user);
 		return -1;
 	}
 	fy_notice("running as uid %ld gid %ld", (long)uid, (long)gid);
@@ -869,6 +920,7 @@ int main(int argc, char **argv)
 {
 	static struct cfg cfg;
 	struct collector co = {.cfg = &cfg, .lcfg = &cfg};
+	struct run_ids ids;
 	int r;
 
 	fy_log_init("collectord");
@@ -876,6 +928,10 @@ int main(int argc, char **argv)
 	if (r) {
 		cfg_free(&cfg);
 		return r > 0 ? 0 : 2;
+	}
+	if (resolve_ids(&cfg, &ids)) {
+		cfg_free(&cfg);
+		return 2;
 	}
 	co.argc = argc;
 	co.argv = argv;
@@ -901,7 +957,7 @@ int main(int argc, char **argv)
 	/* the control socket may live where only root can create it */
 	if (ctl_start(&co, co.loop))
 		fy_warn("running without a control socket");
-	if (drop_privileges(&cfg) ||
+	if (drop_privileges(&cfg, &ids) ||
 	    start_trees(&co, (time_t)(co.start_ms / 1000)))
 		goto out;
 	r = run_live(&co);

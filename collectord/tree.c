@@ -21,6 +21,9 @@
 #define BATCH_FLOWS 2048
 #define MAX_BATCHES 128 /* about 60 MB of flows in flight at most */
 #define PATH_LEN 4096
+/* Files whose footer could not be written (disk full), kept per tree as
+ * temporary files until they can be completed; more wait for a restart. */
+#define UNFINISHED_MAX 64
 
 extern char **environ;
 
@@ -70,6 +73,11 @@ struct tree {
 	time_t slot;
 	char temp[PATH_LEN];
 	bool open_failed;
+	bool write_failing;   /* since the last write that worked */
+	uint64_t lost_seen;   /* of w's lost flows, already counted */
+	uint64_t lost_streak; /* flows not written since write_failing */
+	char *unfinished[UNFINISHED_MAX];
+	size_t nunfinished;
 
 	pthread_mutex_t lock; /* guards `current` for status readers */
 	char current[PATH_LEN];
@@ -207,13 +215,22 @@ static void open_file(struct trees *ts, struct tree *t)
 	}
 	o.created_ms = (uint64_t)t->slot * 1000;
 	if (fy_store_writer_open(&t->w, t->temp, &o, err, sizeof(err))) {
+		int saved = errno;
+
+		/* no header: nothing worth keeping, and no stray temp file */
+		unlink(t->temp);
+		ts->ws.write_errors++;
 		if (!t->open_failed)
-			fy_err("tree %s: %s", t->ident, err);
+			fy_err("tree %s: %s; flows are dropped and counted "
+			       "until a file can be opened",
+			       t->ident, err);
+		errno = saved;
 		goto fail;
 	}
 	if (t->open_failed)
 		fy_notice("tree %s: writing again, to %s", t->ident, t->temp);
 	t->open_failed = false;
+	t->lost_seen = 0;
 	set_current(t, t->temp);
 	return;
 fail_path:
@@ -317,6 +334,100 @@ static void expire_tree(struct trees *ts, struct tree *t, time_t now)
 	fy_ftree_list_free(f, n);
 }
 
+/* Counts the flows w dropped since we last looked (write errors). */
+static void note_lost(struct trees *ts, struct tree *t)
+{
+	uint64_t lost = fy_store_writer_lost_flows(t->w);
+
+	ts->ws.flows_lost += lost - t->lost_seen;
+	t->lost_streak += lost - t->lost_seen;
+	t->lost_seen = lost;
+}
+
+/*
+ * After a write error: one log line when the trouble starts (naming the
+ * file and the cause), one when it ends, and counters in between, so a
+ * full disk does not flood the log.
+ */
+static void write_failed(struct trees *ts, struct tree *t, const char *msg)
+{
+	ts->ws.write_errors++;
+	if (t->write_failing)
+		return;
+	t->write_failing = true;
+	t->lost_streak = 0;
+	fy_err("tree %s: %s; flows that cannot be written are dropped and "
+	       "counted until writing works again",
+	       t->ident, msg);
+}
+
+static void retry_unfinished(struct trees *ts, struct tree *t);
+
+static void write_worked(struct trees *ts, struct tree *t)
+{
+	if (!t->write_failing)
+		return;
+	t->write_failing = false;
+	fy_notice("tree %s: writing to %s again; %llu flows were not written",
+		  t->ident, t->temp, (unsigned long long)t->lost_streak);
+	retry_unfinished(ts, t);
+}
+
+/* Whether the file at `path` ends with a valid footer. */
+static bool has_footer(const char *path)
+{
+	struct fy_store_reader *r;
+	bool ok;
+
+	if (fy_store_reader_open(&r, path, NULL, 0))
+		return false;
+	ok = !(fy_store_reader_info(r)->flags &
+	       (FY_STORE_INFO_NO_FOOTER | FY_STORE_INFO_FOOTER_BAD));
+	fy_store_reader_close(r);
+	return ok;
+}
+
+/*
+ * A closed file without its footer (the disk was full): it must not take
+ * a final name, where it would look complete. It gets a temporary name of
+ * its own (the next file of the tree reuses t->temp) and is completed by
+ * retry_unfinished, or by the recovery of the next start.
+ */
+static void keep_unfinished(struct trees *ts, struct tree *t)
+{
+	char keep[PATH_LEN];
+	int n, k;
+
+	/* a name of its own: another file of the slot may wait already */
+	for (k = 0; k < 1000; k++) {
+		n = k ? snprintf(keep, sizeof(keep), "%s.%lld.%d", t->temp,
+				 (long long)t->slot, k)
+		      : snprintf(keep, sizeof(keep), "%s.%lld", t->temp,
+				 (long long)t->slot);
+		if (n < 0 || (size_t)n >= sizeof(keep) ||
+		    access(keep, F_OK) != 0)
+			break;
+	}
+	if (n < 0 || (size_t)n >= sizeof(keep) || rename(t->temp, keep)) {
+		fy_err("tree %s: cannot rename %s: %s; it stays for the "
+		       "recovery at the next start",
+		       t->ident, t->temp, strerror(errno));
+		return;
+	}
+	fy_warn("tree %s: %s kept as %s until its footer can be written",
+		t->ident, t->temp, keep);
+	if (t->nunfinished == UNFINISHED_MAX) {
+		fy_warn("tree %s: more than %d unfinished files: %s waits for "
+			"the next start",
+			t->ident, UNFINISHED_MAX, keep);
+		return;
+	}
+	if ((t->unfinished[t->nunfinished] = strdup(keep)) != NULL) {
+		t->nunfinished++;
+		ts->ws.unfinished++;
+	}
+}
+
 /*
  * Closes the open file, gives it its final name (copied to `out` when not
  * NULL); 1 if a file was closed.
@@ -326,20 +437,26 @@ static int close_file(struct trees *ts, struct tree *t, const struct job *j,
 {
 	char dir[PATH_LEN], name[128], base[PATH_LEN], final[PATH_LEN];
 	char err[FY_STORE_MSG_MAX];
-	uint64_t lost;
 	int n;
 
 	if (t->w == NULL)
 		return 0;
 	fy_store_writer_set_seq_failures(t->w, j->seq_failures);
 	fy_store_writer_set_exporters(t->w, j->ex, j->nex);
-	lost = fy_store_writer_lost_flows(t->w);
+	/* the last block first, so that its loss is counted too */
+	if (fy_store_writer_flush(t->w, false))
+		write_failed(ts, t, fy_store_writer_error(t->w));
+	note_lost(ts, t);
 	if (fy_store_writer_close(t->w, err, sizeof(err))) {
-		ts->ws.write_errors++;
-		fy_err("tree %s: %s", t->ident, err);
+		t->w = NULL;
+		set_current(t, "");
+		write_failed(ts, t, err);
+		if (!has_footer(t->temp)) {
+			keep_unfinished(ts, t);
+			return 0;
+		}
 	}
 	t->w = NULL;
-	ts->ws.flows_lost += lost;
 	set_current(t, "");
 	if (slot_paths(ts, t, t->slot, dir, sizeof(dir)) ||
 	    fy_ftree_file_name(name, sizeof(name), FY_FTREE_PREFIX, t->slot,
@@ -366,7 +483,7 @@ static int close_file(struct trees *ts, struct tree *t, const struct job *j,
  * A temporary file left by a crash: its good blocks are copied into a
  * complete file (with footer and index) under the name of its slot.
  */
-static void recover_one(struct trees *ts, struct tree *t, const char *path)
+static int recover_one(struct trees *ts, struct tree *t, const char *path)
 {
 	struct fy_store_reader *r = NULL;
 	struct fy_store_writer *w = NULL;
@@ -377,18 +494,19 @@ static void recover_one(struct trees *ts, struct tree *t, const char *path)
 	struct fy_flow *buf = NULL;
 	time_t slot;
 	long got;
-	int n;
+	int n, rc = -1, werr = 0;
 
 	if (fy_store_reader_open(&r, path, err, sizeof(err))) {
 		struct stat st;
 		/* a file that died before its header held no flow */
 		if (stat(path, &st) == 0 && st.st_size < 64 &&
-		    unlink(path) == 0)
+		    unlink(path) == 0) {
 			fy_notice("tree %s: removed empty leftover %s",
 				  t->ident, path);
-		else
-			fy_err("tree %s: cannot recover %s", t->ident, err);
-		return;
+			return 0;
+		}
+		fy_err("tree %s: cannot recover %s", t->ident, err);
+		return -1;
 	}
 	info = fy_store_reader_info(r);
 	slot = fy_ftree_slot_start((time_t)(info->created_ms / 1000),
@@ -417,12 +535,22 @@ static void recover_one(struct trees *ts, struct tree *t, const char *path)
 				fy_store_reader_message(r));
 			continue;
 		}
-		if (got < 0 || fy_store_writer_append(w, buf, (size_t)got))
+		if (got < 0)
+			break;
+		/* a block the copy could not write (disk full) would be
+		 * lost with the original: keep the original instead */
+		if ((werr = fy_store_writer_append(w, buf, (size_t)got)) != 0)
 			break;
 	}
-	if (got < 0 && got != -EBADMSG) {
-		fy_err("tree %s: reading %s: %s", t->ident, path,
-		       strerror((int)-got));
+	if (werr == 0)
+		werr = fy_store_writer_flush(w, false);
+	if ((got < 0 && got != -EBADMSG) || werr) {
+		if (werr)
+			fy_err("tree %s: recovering %s: %s; will try again",
+			       t->ident, path, fy_store_writer_error(w));
+		else
+			fy_err("tree %s: reading %s: %s", t->ident, path,
+			       strerror((int)-got));
 		fy_store_writer_close(w, NULL, 0);
 		w = NULL;
 		unlink(tmp);
@@ -446,9 +574,27 @@ static void recover_one(struct trees *ts, struct tree *t, const char *path)
 	fy_notice("tree %s: recovered %s as %s (%s)", t->ident, path, final,
 		  fy_store_reader_message(r)[0] ? fy_store_reader_message(r)
 						: "complete");
+	rc = 0;
 out:
 	free(buf);
 	fy_store_reader_close(r);
+	return rc;
+}
+
+/* Completes the files keep_unfinished set aside, now that writes work. */
+static void retry_unfinished(struct trees *ts, struct tree *t)
+{
+	size_t i = 0;
+
+	while (i < t->nunfinished) {
+		if (recover_one(ts, t, t->unfinished[i]) != 0) {
+			i++;
+			continue;
+		}
+		free(t->unfinished[i]);
+		t->unfinished[i] = t->unfinished[--t->nunfinished];
+		ts->ws.unfinished--;
+	}
 }
 
 static bool pid_alive(pid_t pid)
@@ -490,24 +636,45 @@ static void recover_tree(struct trees *ts, struct tree *t)
 
 static void write_flows(struct trees *ts, struct tree *t, struct batch *b)
 {
+	uint64_t off;
 	int r;
 
 	if (t->w == NULL)
 		open_file(ts, t);
 	if (t->w == NULL) {
 		ts->ws.flows_lost += b->n;
+		t->lost_streak += b->n;
 		return;
 	}
+	off = fy_store_writer_offset(t->w);
 	r = fy_store_writer_append(t->w, b->f, b->n);
-	if (r) {
-		ts->ws.write_errors++;
-		fy_err("tree %s: %s", t->ident, fy_store_writer_error(t->w));
-		if (r == -EFBIG) {
-			/* the file is full: the rest goes into a new one */
-			struct job j = {.t = t};
-			close_file(ts, t, &j, NULL, 0);
-		}
+	note_lost(ts, t);
+	if (r == 0) {
+		/* only a block on disk proves that writing works again */
+		if (fy_store_writer_offset(t->w) > off)
+			write_worked(ts, t);
+		return;
 	}
+	write_failed(ts, t, fy_store_writer_error(t->w));
+	if (r == -EFBIG) {
+		/* the file is full: the rest goes into a new one */
+		struct job j = {.t = t};
+		close_file(ts, t, &j, NULL, 0);
+	}
+}
+
+static void flush_file(struct trees *ts, struct tree *t)
+{
+	uint64_t off;
+
+	if (t->w == NULL)
+		return;
+	off = fy_store_writer_offset(t->w);
+	if (fy_store_writer_flush(t->w, false))
+		write_failed(ts, t, fy_store_writer_error(t->w));
+	else if (fy_store_writer_offset(t->w) > off)
+		write_worked(ts, t);
+	note_lost(ts, t);
 }
 
 static void *writer_main(void *arg)
@@ -536,11 +703,7 @@ static void *writer_main(void *arg)
 			j = NULL;
 			break;
 		case JOB_FLUSH:
-			if (t->w && fy_store_writer_flush(t->w, false)) {
-				ts->ws.write_errors++;
-				fy_err("tree %s: %s", t->ident,
-				       fy_store_writer_error(t->w));
-			}
+			flush_file(ts, t);
 			break;
 		case JOB_OPEN:
 			recover_tree(ts, t);
@@ -556,6 +719,8 @@ static void *writer_main(void *arg)
 				t->slot = j->slot;
 				open_file(ts, t);
 			}
+			if (t->nunfinished)
+				retry_unfinished(ts, t);
 			if (j->done) {
 				pthread_mutex_lock(&ts->lock);
 				if (closed && j->done->files) {
@@ -656,13 +821,23 @@ void tree_add(struct trees *ts, struct tree *t, const struct fy_flow *f,
 			t->cur = batch_get(ts);
 		room = BATCH_FLOWS - t->cur->n;
 		k = n < room ? n : room;
-		memcpy(&t->cur->f[t->cur->n], f, k * sizeof(*f));
+		/* decoded in place (tree_tail): nothing to copy */
+		if (f != &t->cur->f[t->cur->n])
+			memcpy(&t->cur->f[t->cur->n], f, k * sizeof(*f));
 		t->cur->n += k;
 		f += k;
 		n -= k;
 		if (t->cur->n == BATCH_FLOWS)
 			send_batch(ts, t);
 	}
+}
+
+struct fy_flow *tree_tail(struct trees *ts, struct tree *t, size_t *room)
+{
+	if (t->cur == NULL)
+		t->cur = batch_get(ts);
+	*room = BATCH_FLOWS - t->cur->n;
+	return &t->cur->f[t->cur->n];
 }
 
 void tree_note_packet(struct tree *t, const struct fy_addr *addr, uint16_t port,
@@ -789,6 +964,8 @@ void trees_free(struct trees *ts)
 		struct tree *t = ts->v[i];
 		if (t->w)
 			fy_store_writer_close(t->w, NULL, 0);
+		while (t->nunfinished)
+			free(t->unfinished[--t->nunfinished]);
 		free(t->cur);
 		pthread_mutex_destroy(&t->lock);
 		free(t);

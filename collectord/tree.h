@@ -40,6 +40,7 @@ struct trees_wstats {
 	uint64_t recovered;   /* temporary files of a crash renamed */
 	uint64_t expired;     /* files removed by retention */
 	uint64_t batch_waits; /* times reception waited for the writer */
+	uint64_t unfinished;  /* now: closed files still without footer */
 };
 
 /*
@@ -59,6 +60,13 @@ struct tree *trees_get(struct trees *ts, const char *ident, const char *dir,
 /* Receive thread: flows for the tree's current file. No allocation. */
 void tree_add(struct trees *ts, struct tree *t, const struct fy_flow *f,
 	      size_t n);
+
+/*
+ * Receive thread: the free end of the tree's current batch (room flows),
+ * where a decoder may build flows that tree_add then takes without a copy.
+ * Valid until the next tree_add or flush of the tree.
+ */
+struct fy_flow *tree_tail(struct trees *ts, struct tree *t, size_t *room);
 
 /* Receive thread: a packet from an exporter, for counters and footers. */
 void tree_note_packet(struct tree *t, const struct fy_addr *addr, uint16_t port,

@@ -8,9 +8,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netdb.h>
+#include <pcap/pcap.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -561,7 +565,85 @@ static int trailing_filter(struct xcfg *c, int argc, char **argv, FILE *err)
 	return 0;
 }
 
-/* Checks that the options make sense together. */
+/*
+ * A filter that compiles for none of the usual link types is a syntax
+ * error: found here, before the capture is opened. The real link type
+ * may still refuse a filter made for another (cap_open() says so).
+ */
+static int check_filter(const struct xcfg *c, FILE *err)
+{
+	static const int dlts[] = {DLT_EN10MB, DLT_LINUX_SLL, DLT_RAW};
+	char msg[PCAP_ERRBUF_SIZE + 64] = "";
+	size_t i;
+
+	if (c->filter == NULL || c->filter[0] == '\0')
+		return 0;
+	for (i = 0; i < sizeof(dlts) / sizeof(dlts[0]); i++) {
+		pcap_t *pc = pcap_open_dead(dlts[i], c->snaplen);
+		struct bpf_program prog;
+		int r;
+
+		if (pc == NULL)
+			return 0; /* out of memory: let the capture say it */
+		r = pcap_compile(pc, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN);
+		if (r == 0)
+			pcap_freecode(&prog);
+		else if (i == 0)
+			snprintf(msg, sizeof(msg), "%s", pcap_geterr(pc));
+		pcap_close(pc);
+		if (r == 0)
+			return 0;
+	}
+	fprintf(err, PROG ": -f/--filter '%s': %s\n", c->filter, msg);
+	return -1;
+}
+
+/* A name, or a number as the control socket also takes. */
+static bool group_exists(const char *name)
+{
+	char *end;
+
+	errno = 0;
+	(void)strtoul(name, &end, 10);
+	if (*end == '\0' && errno == 0)
+		return true;
+	return getgrnam(name) != NULL;
+}
+
+/*
+ * Names that must exist on this host: -i, -u, --socket-group. With -T,
+ * which checks a configuration perhaps made for another host, a missing
+ * one is only a warning.
+ */
+static int check_names(const struct xcfg *c, FILE *err)
+{
+	const char *what = c->print_config ? "warning: " : "";
+	int bad = 0;
+
+	if (c->iface != NULL && strcmp(c->iface, "any") != 0 &&
+	    if_nametoindex(c->iface) == 0) {
+		fprintf(err,
+			PROG ": %s-i/--interface '%s': no such interface\n",
+			what, c->iface);
+		bad = 1;
+	}
+	if (c->user != NULL && getpwnam(c->user) == NULL) {
+		fprintf(err, PROG ": %s-u/--user '%s': no such user\n", what,
+			c->user);
+		bad = 1;
+	}
+	if (c->socket_group != NULL && !group_exists(c->socket_group)) {
+		fprintf(err, PROG ": %s--socket-group '%s': no such group\n",
+			what, c->socket_group);
+		bad = 1;
+	}
+	return bad && !c->print_config ? -1 : 0;
+}
+
+/*
+ * Checks that the options make sense together, and what can be checked
+ * without opening anything: nothing is opened after an error.
+ */
 static int check(struct xcfg *c, FILE *err)
 {
 	if ((c->iface == NULL) == (c->rfile == NULL)) {
@@ -591,6 +673,8 @@ static int check(struct xcfg *c, FILE *err)
 		fprintf(err, PROG ": -D/--daemon: not with -r/--read\n");
 		return -1;
 	}
+	if (check_names(c, err) != 0 || check_filter(c, err) != 0)
+		return -1;
 	if (c->engine_id < 0)
 		c->engine_id = (int)(c->domain & 0xff);
 	if (c->engine_type < 0)

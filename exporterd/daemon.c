@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +84,12 @@ int dmn_drop_privileges(const char *user, char *err, size_t errlen)
 	/* make sure there is no way back */
 	if (pw->pw_uid != 0 && setuid(0) == 0) {
 		snprintf(err, errlen, "-u %s: could regain root", user);
+		return -1;
+	}
+	/* exporterd runs no program: no set-uid one may give root back */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		snprintf(err, errlen, "-u %s: no_new_privs: %s", user,
+			 strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "log.h"
 
 /* Messages per sendmmsg(): enough to amortise the call, small in memory. */
 #define BATCH 32
@@ -31,6 +34,8 @@ struct collector {
 	struct iovec iov[BATCH];
 	uint8_t *bufs; /* BATCH * mtu bytes */
 	struct exp_dest_stats stats;
+	bool unreachable; /* an ICMP error since the last good tick */
+	uint64_t messages_at_tick, errors_at_tick;
 };
 
 struct exp {
@@ -252,6 +257,36 @@ static bool wait_writable(int fd)
 }
 
 /*
+ * Errors that an ICMP message leaves on a connected socket: a later send
+ * (or SO_ERROR) reports them, so they are about an earlier datagram.
+ */
+static bool icmp_error(int e)
+{
+	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH;
+}
+
+/*
+ * An earlier datagram did not reach the collector, and it may have held
+ * the templates: the next message carries them again. So the message
+ * after the last error, the first one a collector back on its port gets,
+ * can be decoded without waiting for the periodic refresh.
+ */
+static void note_unreachable(struct collector *c, int e)
+{
+	c->stats.last_errno = e;
+	c->stats.send_errors++;
+	if (e == ECONNREFUSED)
+		c->stats.refused++;
+	fy_nfenc_request_templates(c->enc);
+	if (!c->unreachable) {
+		c->unreachable = true;
+		fy_warn("collector %s: %s; still sending, templates again "
+			"after each error",
+			c->dest.name, strerror(e));
+	}
+}
+
+/*
  * One failed sendmmsg(): returns how many queued messages to skip (0:
  * try again) and counts.
  */
@@ -261,15 +296,18 @@ static size_t send_failed(struct collector *c, int e, size_t left,
 	c->stats.last_errno = e;
 	if (e == EINTR)
 		return 0;
-	c->stats.send_errors++;
-	if (e == ECONNREFUSED) {
-		c->stats.refused++;
+	if (icmp_error(e)) {
+		note_unreachable(c, e);
 		/* the error was an earlier datagram's: this one may pass */
 		if (!*retried) {
 			*retried = true;
 			return 0;
 		}
-	} else if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+		c->stats.dropped++;
+		return 1;
+	}
+	c->stats.send_errors++;
+	if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
 		if (c->x->wait_writable && !*retried && wait_writable(c->fd)) {
 			*retried = true;
 			return 0;
@@ -348,18 +386,59 @@ void exp_request_templates(struct exp *x, uint64_t now_ms)
 	exp_flush(x, now_ms);
 }
 
+/*
+ * An error left by ICMP since the last send: taken now rather than by the
+ * next send, which on a quiet link may be long after.
+ */
+static void poll_error(struct collector *c)
+{
+	socklen_t len;
+	int e = 0;
+
+	len = sizeof(e);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0 || e == 0)
+		return;
+	if (icmp_error(e)) {
+		note_unreachable(c, e);
+	} else {
+		c->stats.last_errno = e;
+		c->stats.send_errors++;
+	}
+}
+
+/* A tick with messages sent and no new error ends an unreachable spell. */
+static void note_reachable(struct collector *c)
+{
+	bool sent = c->stats.messages > c->messages_at_tick;
+
+	c->messages_at_tick = c->stats.messages;
+	if (c->stats.send_errors != c->errors_at_tick) {
+		c->errors_at_tick = c->stats.send_errors;
+		return;
+	}
+	if (c->unreachable && sent) {
+		c->unreachable = false;
+		fy_notice("collector %s: messages sent for a tick without an "
+			  "error; %" PRIu64 " refused so far",
+			  c->dest.name, c->stats.refused);
+	}
+}
+
 void exp_tick(struct exp *x, uint64_t now_ms)
 {
 	uint32_t every = x->enc.tmpl_refresh_ms ? x->enc.tmpl_refresh_ms
 						: FY_NFENC_DEFAULT_REFRESH_MS;
 	size_t i;
 
-	if (x->enc.version == FY_NF_V5 || !x->started)
+	if (!x->started)
 		return;
 	for (i = 0; i < x->n; i++) {
 		struct collector *c = &x->c[i];
 
-		if (now_ms - c->last_tmpl_ms < every)
+		poll_error(c);
+		note_reachable(c);
+		if (x->enc.version == FY_NF_V5 ||
+		    now_ms - c->last_tmpl_ms < every)
 			continue;
 		fy_nfenc_request_templates(c->enc);
 		(void)fy_nfenc_flush(c->enc, now_ms);

@@ -11,7 +11,11 @@
  * cannot be queued by the kernel (EAGAIN, ENOBUFS) is dropped and counted.
  * A connected UDP socket reports an earlier datagram's ICMP port
  * unreachable as ECONNREFUSED on a later send: that send is counted and
- * retried once, as the error was not about it. With `wait_writable` (for
+ * retried once, as the error was not about it (exp_tick() also takes such
+ * an error by SO_ERROR). After one, the next message carries the
+ * templates again, so a collector back on its port can decode at once;
+ * there is no other back-off: every message is still tried, which costs
+ * the capture nothing. With `wait_writable` (for
  * capture files, where nothing is lost by waiting) EAGAIN instead waits
  * for the socket to drain.
  */
@@ -82,8 +86,10 @@ void exp_send(struct exp *x);
 void exp_flush(struct exp *x, uint64_t now_ms);
 
 /*
- * Time-based template refresh for quiet links: if no template went out
- * for the refresh time, sends them now even with no flow to carry.
+ * Once a second or so (live): takes an ICMP error left on each socket,
+ * logs the end of an unreachable spell, and refreshes templates on quiet
+ * links: if none went out for the refresh time, sends them now even with
+ * no flow to carry.
  */
 void exp_tick(struct exp *x, uint64_t now_ms);
 

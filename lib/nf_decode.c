@@ -34,7 +34,33 @@ struct tmpl {
 	uint16_t nfields;
 	uint32_t min_len; /* fixed lengths plus one byte per varlen field */
 	uint8_t *targets; /* enum fy_ie_target per field, after fields */
+	struct fop *ops;  /* decode plan (no varlen field), after targets */
+	uint16_t nops;
 	struct fy_nfdec_field_info fields[];
+};
+
+/*
+ * One step of a template's decode plan: a field at a fixed offset of the
+ * record and what to do with it. Fields that only need their value stored
+ * are stored directly; the rest go through apply_field. Fields nobody
+ * reads have no step.
+ */
+enum fop_kind {
+	FOP_FLOW1, /* the value into a 1, 2 or 4-byte field of the flow */
+	FOP_FLOW2,
+	FOP_FLOW4,
+	FOP_REC8, /* the value into a u64 of struct rec, and a `have` bit */
+	FOP_REC4,
+	FOP_FIELD, /* apply_field */
+};
+
+struct fop {
+	uint16_t off; /* in the record */
+	uint16_t len;
+	uint16_t dst; /* offset in struct fy_flow or struct rec */
+	uint8_t kind;
+	uint8_t target;
+	uint32_t bit;
 };
 
 struct sampler {
@@ -74,6 +100,10 @@ struct pending {
 	uint8_t data[];
 };
 
+/* What a waiting set costs against pending_max_bytes: many tiny sets
+ * must not hold far more memory than the cap says. */
+#define PEND_COST(len) ((uint64_t)(len) + sizeof(struct pending))
+
 struct fy_nfdec {
 	struct fy_nfdec_cfg cfg;
 	struct fy_nfdec_totals totals;
@@ -85,8 +115,13 @@ struct fy_nfdec {
 	struct pending *pend_head, *pend_tail;
 	uint64_t pend_bytes;
 	uint64_t serial;
-	struct fy_flow *out;
+	struct fy_flow *out; /* where this packet's flows go: own or ext */
 	size_t nout, outcap;
+	size_t zeroed; /* out[nout..zeroed) are still all zero */
+	struct fy_flow *own; /* the decoder's buffer */
+	size_t own_cap;
+	struct fy_flow *ext; /* the caller's, for the next packet only */
+	size_t ext_cap;
 };
 
 /* What one packet's decoding needs besides the decoder. */
@@ -138,7 +173,7 @@ enum rec_bit {
 enum { TP_SEC, TP_NS, TP_US, TP_MS, TP_N };
 
 struct rec {
-	struct fy_flow f;
+	struct fy_flow *f; /* where the flow is built: its output slot */
 	uint32_t have;
 	uint64_t bytes, packets, total_bytes, total_packets;
 	uint64_t init_bytes, init_packets, out_bytes, out_packets;
@@ -153,9 +188,17 @@ struct rec {
 	uint64_t start[TP_N], end[TP_N];
 };
 
-static void rec_reset(struct rec *r)
+/*
+ * Starts a record that builds its flow in *f, which must be all zero.
+ * Only the presence bits are cleared: a value of struct rec is read only
+ * when its bit in `have` (or start_have / end_have) is set.
+ */
+static void rec_reset(struct rec *r, struct fy_flow *f)
 {
-	memset(r, 0, sizeof(*r));
+	r->have = 0;
+	r->start_have = 0;
+	r->end_have = 0;
+	r->f = f;
 }
 
 /* ---- sessions ---- */
@@ -331,6 +374,10 @@ static bool tmpl_install(struct fy_nfdec *d, struct session *s, struct tmpl *t)
 
 	if (old == NULL && (s->ntmpl >= d->cfg.max_templates_per_session ||
 			    d->ntmpl >= d->cfg.max_templates)) {
+		if (s->ntmpl >= d->cfg.max_templates_per_session)
+			d->totals.templates_over_session++;
+		else
+			d->totals.templates_over_max++;
 		s->st.templates_rejected++;
 		free(t);
 		return false;
@@ -350,14 +397,20 @@ static bool tmpl_install(struct fy_nfdec *d, struct session *s, struct tmpl *t)
 
 static struct tmpl *tmpl_alloc(uint16_t id, uint16_t nfields, bool options)
 {
-	struct tmpl *t =
-		calloc(1, sizeof(*t) + nfields * (sizeof(t->fields[0]) + 1));
+	size_t ops_at = sizeof(struct tmpl) +
+			nfields * (sizeof(struct fy_nfdec_field_info) + 1);
+	struct tmpl *t;
+
+	ops_at = (ops_at + _Alignof(struct fop) - 1) &
+		 ~(_Alignof(struct fop) - 1);
+	t = calloc(1, ops_at + nfields * sizeof(struct fop));
 	if (t == NULL)
 		return NULL;
 	t->id = id;
 	t->nfields = nfields;
 	t->is_options = options;
 	t->targets = (uint8_t *)&t->fields[nfields];
+	t->ops = (struct fop *)(void *)((uint8_t *)t + ops_at);
 	return t;
 }
 
@@ -391,7 +444,7 @@ static void pending_drop_head(struct fy_nfdec *d)
 	d->pend_head = p->next;
 	if (d->pend_head == NULL)
 		d->pend_tail = NULL;
-	d->pend_bytes -= p->len;
+	d->pend_bytes -= PEND_COST(p->len);
 	free(p);
 }
 
@@ -412,11 +465,13 @@ static void pending_add(struct ctx *c, uint16_t tid, const uint8_t *data,
 	struct fy_nfdec *d = c->d;
 	struct pending *p;
 
-	if (len > d->cfg.pending_max_bytes) {
+	if (PEND_COST(len) > d->cfg.pending_max_bytes) {
+		d->totals.pending_dropped++;
 		c->s->st.no_template++;
 		return;
 	}
-	while (d->pend_head && d->pend_bytes + len > d->cfg.pending_max_bytes) {
+	while (d->pend_head &&
+	       d->pend_bytes + PEND_COST(len) > d->cfg.pending_max_bytes) {
 		d->totals.pending_dropped++;
 		d->pend_head->s->st.no_template++;
 		pending_drop_head(d);
@@ -440,7 +495,7 @@ static void pending_add(struct ctx *c, uint16_t tid, const uint8_t *data,
 	else
 		d->pend_head = p;
 	d->pend_tail = p;
-	d->pend_bytes += len;
+	d->pend_bytes += PEND_COST(len);
 	c->s->st.pending++;
 }
 
@@ -452,7 +507,7 @@ static void pending_forget_serial(struct fy_nfdec *d, uint64_t serial)
 	while ((p = *pp)) {
 		if (p->serial == serial) {
 			*pp = p->next;
-			d->pend_bytes -= p->len;
+			d->pend_bytes -= PEND_COST(p->len);
 			p->s->st.pending--;
 			free(p);
 		} else {
@@ -465,17 +520,59 @@ static void pending_forget_serial(struct fy_nfdec *d, uint64_t serial)
 
 /* ---- output buffer ---- */
 
+/*
+ * Makes the decoder's own buffer the output, with room for `need` flows,
+ * keeping the flows already made. Returns false when out of memory.
+ */
+static bool out_own(struct fy_nfdec *d, size_t need)
+{
+	if (d->own_cap < need) {
+		size_t nc = d->own_cap ? d->own_cap : 256;
+		struct fy_flow *n;
+
+		while (nc < need)
+			nc *= 2;
+		if ((n = realloc(d->own, nc * sizeof(*n))) == NULL)
+			return false;
+		if (d->out == d->own)
+			d->out = n;
+		d->own = n;
+		d->own_cap = nc;
+	}
+	if (d->out != d->own) {
+		if (d->nout)
+			memcpy(d->own, d->out, d->nout * sizeof(*d->own));
+		d->zeroed = d->nout;
+		d->out = d->own;
+	}
+	d->outcap = d->own_cap;
+	return true;
+}
+
 static struct fy_flow *out_slot(struct fy_nfdec *d)
 {
-	if (d->nout == d->outcap) {
-		size_t nc = d->outcap ? d->outcap * 2 : 256;
-		struct fy_flow *n = realloc(d->out, nc * sizeof(*n));
-		if (n == NULL)
-			return NULL;
-		d->out = n;
-		d->outcap = nc;
+	if (d->nout == d->outcap && !out_own(d, d->nout ? 2 * d->nout : 256))
+		return NULL;
+	/*
+	 * Slots are handed out zeroed, in runs of up to 32: one memset of a
+	 * few KB is far cheaper than one per record (what the compiler makes
+	 * of a fixed 232-byte memset is slow to start).
+	 */
+	if (d->nout >= d->zeroed) {
+		size_t k = d->outcap - d->nout < 32 ? d->outcap - d->nout : 32;
+
+		memset(&d->out[d->nout], 0, k * sizeof(*d->out));
+		d->zeroed = d->nout + k;
 	}
 	return &d->out[d->nout++];
+}
+
+/* Takes back slots n.. (written or not, they are no longer zero). */
+static void out_truncate(struct fy_nfdec *d, size_t n)
+{
+	d->nout = n;
+	if (d->zeroed > n)
+		d->zeroed = n;
 }
 
 /* ---- record decoding ---- */
@@ -495,21 +592,40 @@ static uint64_t ntp_to_ms(uint64_t ntp)
 	return (sec - NTP_UNIX_OFFSET) * 1000 + ((frac * 1000) >> 32);
 }
 
-/* Stores one field value into the record; `v` holds exactly its bytes. */
-static void apply_field(struct rec *r, uint8_t target, struct fy_rd *v,
+/* A big-endian unsigned integer of len <= 8 bytes (RFC 7011 6.2). */
+static inline uint64_t be_uint(const uint8_t *p, size_t len)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	/* the common widths as single loads: this runs for every field */
+	switch (len) {
+	case 1:
+		return p[0];
+	case 2:
+		return (uint64_t)p[0] << 8 | p[1];
+	case 4:
+		return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 |
+		       (uint64_t)p[2] << 8 | p[3];
+	case 8:
+		return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 |
+		       (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+		       (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+		       (uint64_t)p[6] << 8 | p[7];
+	}
+	for (i = 0; i < len; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Stores one field value into the record: its len bytes at p. */
+static inline __attribute__((always_inline)) void
+apply_field(struct rec *r, uint8_t target, const uint8_t *p,
 			size_t len)
 {
-	struct fy_flow *f = &r->f;
-	uint64_t u = 0;
-
-	/*
-	 * Integers come in reduced-size encodings; wider ones are skipped.
-	 * Read from a copy: byte-string targets (MACs, IPv6) read `v` again.
-	 */
-	if (len <= 8) {
-		struct fy_rd peek = *v;
-		u = fy_rd_uint(&peek, len);
-	}
+	struct fy_flow *f = r->f;
+	/* Integers come in reduced-size encodings; wider ones are skipped. */
+	uint64_t u = len <= 8 ? be_uint(p, len) : 0;
 
 	switch ((enum fy_ie_target)target) {
 	case FY_T_IGNORE:
@@ -613,13 +729,13 @@ static void apply_field(struct rec *r, uint8_t target, struct fy_rd *v,
 		if (target == FY_T_SRC_V6 || target == FY_T_DST_V6) {
 			struct fy_addr tmp;
 			r->have |= R_V6;
-			fy_rd_bytes(v, tmp.b, 16);
+			memcpy(tmp.b, p, 16);
 			if (fy_addr_is_zero(&tmp) && !fy_addr_is_zero(a))
 				break;
 			*a = tmp;
 			break;
 		}
-		fy_rd_bytes(v, a->b, 16);
+		memcpy(a->b, p, 16);
 		if (target == FY_T_EXPORTER_V6)
 			r->have |= R_EXPORTER;
 		break;
@@ -757,11 +873,11 @@ static void apply_field(struct rec *r, uint8_t target, struct fy_rd *v,
 		break;
 	case FY_T_SRC_MAC:
 		if (len == 6)
-			fy_rd_bytes(v, f->src_mac, 6);
+			memcpy(f->src_mac, p, 6);
 		break;
 	case FY_T_DST_MAC:
 		if (len == 6)
-			fy_rd_bytes(v, f->dst_mac, 6);
+			memcpy(f->dst_mac, p, 6);
 		break;
 	case FY_T_MPLS_LABEL:
 		/* label (20 bits), exp (3), bottom of stack (1) */
@@ -793,10 +909,182 @@ static void apply_field(struct rec *r, uint8_t target, struct fy_rd *v,
  * Reads one record of template `t`. Returns false if the record runs past
  * the set: the caller decides whether that is padding.
  */
+/* The plan step of a field, as apply_field would treat it. */
+static bool plan_step(uint8_t target, uint16_t len, struct fop *o)
+{
+#define FLOW(field)                                                      \
+	o->dst = (uint16_t)offsetof(struct fy_flow, field);              \
+	o->kind = sizeof(((struct fy_flow *)0)->field) == 1   ? FOP_FLOW1 \
+		  : sizeof(((struct fy_flow *)0)->field) == 2 ? FOP_FLOW2 \
+							      : FOP_FLOW4; \
+	break
+#define REC(field, b)                                                   \
+	o->dst = (uint16_t)offsetof(struct rec, field);                 \
+	o->kind = sizeof(((struct rec *)0)->field) == 8 ? FOP_REC8      \
+							: FOP_REC4;     \
+	o->bit = (b);                                                   \
+	break
+
+	o->target = target;
+	o->len = len;
+	o->bit = 0;
+	switch ((enum fy_ie_target)target) {
+	case FY_T_IGNORE:
+	case FY_T_COUNT:
+	case FY_T_IP_VERSION:
+	case FY_T_SAMPLING_ALGO:
+	case FY_T_SAMPLER_MODE:
+		return false; /* apply_field does nothing with them */
+	case FY_T_PROTO:
+		FLOW(proto);
+	case FY_T_TOS:
+		FLOW(tos);
+	case FY_T_TCP_FLAGS:
+		FLOW(tcp_flags);
+	case FY_T_SRC_PORT:
+		FLOW(src_port);
+	case FY_T_DST_PORT:
+		FLOW(dst_port);
+	case FY_T_SRC_MASK:
+		FLOW(src_mask);
+	case FY_T_DST_MASK:
+		FLOW(dst_mask);
+	case FY_T_INPUT_IF:
+		FLOW(input_if);
+	case FY_T_OUTPUT_IF:
+		FLOW(output_if);
+	case FY_T_SRC_AS:
+		FLOW(src_as);
+	case FY_T_DST_AS:
+		FLOW(dst_as);
+	case FY_T_END_REASON:
+		FLOW(end_reason);
+	case FY_T_DIRECTION:
+		FLOW(direction);
+	case FY_T_FW_EVENT:
+		FLOW(fw_event);
+	case FY_T_XLATE_SRC_PORT:
+		FLOW(xlate_src_port);
+	case FY_T_XLATE_DST_PORT:
+		FLOW(xlate_dst_port);
+	case FY_T_BYTES:
+		REC(bytes, R_BYTES);
+	case FY_T_PACKETS:
+		REC(packets, R_PACKETS);
+	case FY_T_OUT_BYTES:
+	case FY_T_RESP_BYTES:
+		REC(out_bytes, R_OUT_BYTES);
+	case FY_T_OUT_PACKETS:
+	case FY_T_RESP_PACKETS:
+		REC(out_packets, R_OUT_PACKETS);
+	case FY_T_TOTAL_BYTES:
+		REC(total_bytes, R_TOTAL_BYTES);
+	case FY_T_TOTAL_PACKETS:
+		REC(total_packets, R_TOTAL_PACKETS);
+	case FY_T_INIT_BYTES:
+		REC(init_bytes, R_INIT_BYTES);
+	case FY_T_INIT_PACKETS:
+		REC(init_packets, R_INIT_PACKETS);
+	case FY_T_FIRST_UPTIME:
+		REC(first_up, R_FIRST_UP);
+	case FY_T_LAST_UPTIME:
+		REC(last_up, R_LAST_UP);
+	default:
+		o->kind = FOP_FIELD;
+		break;
+	}
+	return true;
+#undef FLOW
+#undef REC
+}
+
+/*
+ * Compiles the decode plan of a template without variable-length fields:
+ * per-field dispatch on the IE is then paid once per template, not once
+ * per field of every record.
+ */
+static void plan_compile(struct tmpl *t)
+{
+	uint32_t off = 0;
+	uint16_t i;
+
+	t->nops = 0;
+	if (t->has_varlen)
+		return;
+	for (i = 0; i < t->nfields; i++) {
+		struct fop *o = &t->ops[t->nops];
+
+		if (plan_step(t->targets[i], t->fields[i].len, o)) {
+			o->off = (uint16_t)off;
+			t->nops++;
+		}
+		off += t->fields[i].len;
+	}
+}
+
+/* Stores v in the n-byte integer at p (a field of a struct). */
+static inline void put_host(uint8_t *p, uint64_t v, unsigned n)
+{
+	uint32_t v32 = (uint32_t)v;
+	uint16_t v16 = (uint16_t)v;
+
+	if (n == 8)
+		memcpy(p, &v, 8);
+	else if (n == 4)
+		memcpy(p, &v32, 4);
+	else if (n == 2)
+		memcpy(p, &v16, 2);
+	else
+		*p = (uint8_t)v;
+}
+
 static bool read_record(const struct tmpl *t, struct fy_rd *set, struct rec *r)
 {
 	uint16_t i;
 
+	if (!t->has_varlen) {
+		/* Fixed layout: one bounds check, then the plan's steps. */
+		const uint8_t *rec = set->p;
+		uint8_t *fb = (uint8_t *)r->f, *rb = (uint8_t *)r;
+
+		if (fy_rd_left(set) < t->min_len) {
+			set->err = true;
+			return false;
+		}
+		for (i = 0; i < t->nops; i++) {
+			const struct fop *o = &t->ops[i];
+			const uint8_t *p = rec + o->off;
+			uint64_t u;
+
+			if (o->kind == FOP_FIELD) {
+				apply_field(r, o->target, p, o->len);
+				continue;
+			}
+			/* as apply_field: wider than 8 bytes reads as 0 */
+			u = o->len <= 8 ? be_uint(p, o->len) : 0;
+			switch (o->kind) {
+			case FOP_FLOW1:
+				put_host(fb + o->dst, u, 1);
+				break;
+			case FOP_FLOW2:
+				put_host(fb + o->dst, u, 2);
+				break;
+			case FOP_FLOW4:
+				put_host(fb + o->dst, u, 4);
+				break;
+			case FOP_REC8:
+				put_host(rb + o->dst, u, 8);
+				r->have |= o->bit;
+				break;
+			default:
+				put_host(rb + o->dst, u, 4);
+				r->have |= o->bit;
+				break;
+			}
+		}
+		fy_rd_skip(set, t->min_len);
+		return true;
+	}
 	for (i = 0; i < t->nfields; i++) {
 		size_t len = t->fields[i].len;
 		struct fy_rd v;
@@ -809,7 +1097,7 @@ static bool read_record(const struct tmpl *t, struct fy_rd *set, struct rec *r)
 		v = fy_rd_sub(set, len);
 		if (set->err)
 			return false;
-		apply_field(r, t->targets[i], &v, len);
+		apply_field(r, t->targets[i], v.p, len);
 	}
 	return true;
 }
@@ -857,7 +1145,7 @@ static uint64_t boot_estimate(struct session *s, const struct ctx *c,
 
 static void resolve_times(const struct ctx *c, struct session *s, struct rec *r)
 {
-	struct fy_flow *f = &r->f;
+	struct fy_flow *f = r->f;
 	bool v9 = s->version == FY_NF_V9;
 	bool sysinit = (r->have & R_SYSINIT) || s->has_sysinit;
 	uint64_t init = (r->have & R_SYSINIT) ? r->sysinit_ms : s->sysinit_ms;
@@ -907,7 +1195,8 @@ static uint32_t record_sampling(const struct rec *r)
 	    r->sample_size)
 		return r->population / r->sample_size;
 	if ((r->have & R_PKT_INTERVAL) && r->pkt_interval)
-		return (uint32_t)(((uint64_t)r->pkt_interval + r->pkt_space) /
+		return (uint32_t)(((uint64_t)r->pkt_interval +
+				   ((r->have & R_PKT_SPACE) ? r->pkt_space : 0)) /
 				  r->pkt_interval);
 	if (r->have & R_SAMPLING)
 		return r->sampling;
@@ -955,10 +1244,10 @@ static void apply_options(struct session *s, const struct rec *r)
 	s->samplers[i].interval = interval;
 }
 
-static void finish_flow(const struct ctx *c, struct session *s, struct rec *r,
-			struct fy_flow *out)
+/* Completes the flow in r->f from what the record held. */
+static void finish_flow(const struct ctx *c, struct session *s, struct rec *r)
 {
-	struct fy_flow *f = &r->f;
+	struct fy_flow *f = r->f;
 
 	/* With both families in the template, the addresses kept decide. */
 	if ((r->have & (R_V4 | R_V6)) == R_V4)
@@ -972,16 +1261,18 @@ static void finish_flow(const struct ctx *c, struct session *s, struct rec *r,
 		f->bytes = r->bytes;
 	else if (r->have & R_TOTAL_BYTES)
 		f->bytes = r->total_bytes;
-	else
+	else if (r->have & R_INIT_BYTES)
 		f->bytes = r->init_bytes;
 	if (r->have & R_PACKETS)
 		f->packets = r->packets;
 	else if (r->have & R_TOTAL_PACKETS)
 		f->packets = r->total_packets;
-	else
+	else if (r->have & R_INIT_PACKETS)
 		f->packets = r->init_packets;
-	f->out_bytes = r->out_bytes;
-	f->out_packets = r->out_packets;
+	if (r->have & R_OUT_BYTES)
+		f->out_bytes = r->out_bytes;
+	if (r->have & R_OUT_PACKETS)
+		f->out_packets = r->out_packets;
 
 	if (r->have & R_ICMP_TC) {
 		f->icmp_type = (uint8_t)(r->icmp_tc >> 8);
@@ -1006,7 +1297,6 @@ static void finish_flow(const struct ctx *c, struct session *s, struct rec *r,
 	f->exporter_port = s->src.port;
 	f->domain = s->domain;
 	f->nf_version = s->version;
-	*out = *f;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -1028,10 +1318,12 @@ static bool all_zero(const uint8_t *p, size_t n)
 static void prescan_uptime(struct ctx *c, struct session *s,
 			   const struct tmpl *t, struct fy_rd set)
 {
+	struct fy_flow scratch;
 	struct rec r;
 
 	while (fy_rd_left(&set) >= t->min_len) {
-		rec_reset(&r);
+		memset(&scratch, 0, sizeof(scratch));
+		rec_reset(&r, &scratch);
 		if (!read_record(t, &set, &r))
 			break;
 		if (r.have & (R_FIRST_UP | R_LAST_UP))
@@ -1052,9 +1344,14 @@ static int decode_data_set(struct ctx *c, struct session *s,
 	while (fy_rd_left(&set) >= t->min_len) {
 		const uint8_t *start = set.p;
 		size_t left = set.len;
+		/* the flow is built in its output slot: no copy */
+		struct fy_flow *slot = out_slot(c->d);
 
-		rec_reset(&r);
+		if (slot == NULL)
+			return FY_NFDEC_NOMEM;
+		rec_reset(&r, slot);
 		if (!read_record(t, &set, &r)) {
+			out_truncate(c->d, c->d->nout - 1);
 			if (all_zero(start, left))
 				break;
 			return FY_NFDEC_MALFORMED;
@@ -1062,16 +1359,12 @@ static int decode_data_set(struct ctx *c, struct session *s,
 		/* IPFIX sequence numbers count options records too. */
 		c->data_records++;
 		if (t->is_options) {
+			out_truncate(c->d, c->d->nout - 1);
 			apply_options(s, &r);
 			s->st.options_records++;
 			continue;
 		}
-		{
-			struct fy_flow *slot = out_slot(c->d);
-			if (slot == NULL)
-				return FY_NFDEC_NOMEM;
-			finish_flow(c, s, &r, slot);
-		}
+		finish_flow(c, s, &r);
 	}
 	return FY_NFDEC_OK;
 }
@@ -1098,7 +1391,7 @@ static void emit_since(struct ctx *c, struct session *s, size_t from)
 		c->emit(c->arg, d->out + from, n);
 	s->st.flows += n;
 	s->st.bytes += sum_bytes(d->out + from, n);
-	d->nout = from;
+	out_truncate(d, from);
 }
 
 /* A template arrived: decode the data that waited for it. */
@@ -1115,7 +1408,7 @@ static int pending_resolve(struct ctx *c, const struct tmpl *t)
 			continue;
 		}
 		*pp = p->next;
-		d->pend_bytes -= p->len;
+		d->pend_bytes -= PEND_COST(p->len);
 		if (p->serial == c->serial) {
 			/* Same packet: its flows share the packet's fate. */
 			r = decode_data_set(c, c->s, t, p->data, p->len);
@@ -1123,6 +1416,13 @@ static int pending_resolve(struct ctx *c, const struct tmpl *t)
 		} else {
 			struct ctx old = *c;
 			size_t mark = d->nout;
+			/* emitted now, ahead of this packet's flows: those must
+			 * not sit where the caller takes the emitted ones */
+			if (d->out != d->own && !out_own(d, d->nout + 1)) {
+				free(p);
+				r = FY_NFDEC_NOMEM;
+				break;
+			}
 			old.export_ms = p->export_ms;
 			old.uptime_ms = p->uptime_ms;
 			old.data_records = 0;
@@ -1130,7 +1430,7 @@ static int pending_resolve(struct ctx *c, const struct tmpl *t)
 			    FY_NFDEC_OK)
 				emit_since(&old, c->s, mark);
 			else
-				d->nout = mark;
+				out_truncate(d, mark);
 		}
 		free(p);
 		if (r != FY_NFDEC_OK)
@@ -1214,10 +1514,13 @@ static int parse_template(struct ctx *c, struct fy_rd *set, bool ipfix,
 	}
 	/* A record of no bytes could never be read; such ids stay unknown. */
 	if (t == NULL || t->min_len == 0) {
+		if (nfields > d->cfg.max_template_fields)
+			d->totals.templates_too_long++;
 		c->s->st.templates_rejected++;
 		free(t);
 		return FY_NFDEC_OK;
 	}
+	plan_compile(t);
 	if (!tmpl_install(d, c->s, t))
 		return FY_NFDEC_OK;
 	*out = t;
@@ -1436,7 +1739,12 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 	d->totals.packets++;
 	fy_nfdec_expire(d, now_ms);
 	c.serial = ++d->serial;
-	d->nout = 0;
+	/* the caller's buffer serves this packet only */
+	d->out = d->ext ? d->ext : d->own;
+	d->outcap = d->ext ? d->ext_cap : d->own_cap;
+	d->ext = NULL;
+	d->ext_cap = 0;
+	out_truncate(d, 0);
 
 	memset(&d->last, 0, sizeof(d->last));
 	version = fy_rd_u16(&rd);
@@ -1470,7 +1778,7 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 		c.s->st.last_seen_ms = now_ms;
 	}
 	if (r != FY_NFDEC_OK) {
-		d->nout = 0;
+		out_truncate(d, 0);
 		if (r == FY_NFDEC_MALFORMED) {
 			d->totals.malformed++;
 			if (c.s)
@@ -1484,7 +1792,7 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 			emit(arg, d->out, d->nout);
 		c.s->st.flows += d->nout;
 		c.s->st.bytes += sum_bytes(d->out, d->nout);
-		d->nout = 0;
+		out_truncate(d, 0);
 	}
 	return FY_NFDEC_OK;
 }
@@ -1536,13 +1844,31 @@ void fy_nfdec_free(struct fy_nfdec *d)
 		}
 	}
 	free(d->sess_tab);
-	free(d->out);
+	free(d->own);
 	free(d);
+}
+
+void fy_nfdec_set_output(struct fy_nfdec *d, struct fy_flow *buf, size_t cap)
+{
+	d->ext = cap ? buf : NULL;
+	d->ext_cap = buf ? cap : 0;
 }
 
 const struct fy_nfdec_totals *fy_nfdec_totals(const struct fy_nfdec *d)
 {
 	return &d->totals;
+}
+
+const struct fy_nfdec_cfg *fy_nfdec_config(const struct fy_nfdec *d)
+{
+	return &d->cfg;
+}
+
+void fy_nfdec_get_usage(const struct fy_nfdec *d, struct fy_nfdec_usage *u)
+{
+	u->sessions = d->nsess;
+	u->templates = d->ntmpl;
+	u->pending_bytes = d->pend_bytes;
 }
 
 const struct fy_nfdec_result *fy_nfdec_result(const struct fy_nfdec *d)

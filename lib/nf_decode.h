@@ -29,7 +29,8 @@ struct fy_nfdec_cfg {
 	uint32_t max_templates;		    /* over all exporters; 65536 */
 	uint32_t max_templates_per_session; /* 1024 */
 	uint32_t max_template_fields;	    /* fields per template; 256 */
-	uint32_t pending_max_bytes;  /* data kept for a template; 1 MiB */
+	/* data kept for a template, bookkeeping included; 1 MiB */
+	uint32_t pending_max_bytes;
 	uint32_t pending_max_age_ms; /* how long it waits; 30000 */
 };
 
@@ -56,6 +57,18 @@ struct fy_nfdec_totals {
 	uint64_t bad_version; /* neither 5, 9 nor 10 */
 	uint64_t sessions_rejected; /* over max_sessions */
 	uint64_t pending_dropped;   /* over pending_max_bytes */
+	/* Templates refused by a cap (each also counts in its session's
+	 * templates_rejected, with the invalid ones). */
+	uint64_t templates_over_max;	 /* max_templates reached */
+	uint64_t templates_over_session; /* max_templates_per_session */
+	uint64_t templates_too_long;	 /* over max_template_fields */
+};
+
+/* What the decoder holds now, to compare with its caps. */
+struct fy_nfdec_usage {
+	uint32_t sessions;
+	uint32_t templates;
+	uint64_t pending_bytes; /* data and bookkeeping of waiting sets */
 };
 
 /* What the session iterator reports. */
@@ -113,10 +126,25 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 		    const uint8_t *pkt, size_t len, uint64_t now_ms,
 		    fy_nfdec_emit_fn emit, void *arg);
 
+/*
+ * Lets the next fy_nfdec_decode call build its flows straight in buf
+ * (room for cap flows) instead of the decoder's own buffer, so that a
+ * caller that keeps them (collectord's batches) need not copy them: when
+ * `emit` gets buf itself, the flows are already where they belong. Flows
+ * beyond cap, and waiting data of earlier packets, still come from the
+ * decoder's buffer; buf's slots past what was emitted may have been
+ * written. Good for one call only; NULL or cap 0 clears it.
+ */
+void fy_nfdec_set_output(struct fy_nfdec *d, struct fy_flow *buf, size_t cap);
+
 /* Drops waiting data older than the age limit; counts it as no_template. */
 void fy_nfdec_expire(struct fy_nfdec *d, uint64_t now_ms);
 
 const struct fy_nfdec_totals *fy_nfdec_totals(const struct fy_nfdec *d);
+
+/* The limits in force (defaults filled in) and what is held now. */
+const struct fy_nfdec_cfg *fy_nfdec_config(const struct fy_nfdec *d);
+void fy_nfdec_get_usage(const struct fy_nfdec *d, struct fy_nfdec_usage *u);
 
 /* What the last fy_nfdec_decode call did to its session's counters. */
 struct fy_nfdec_result {

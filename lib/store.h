@@ -164,12 +164,29 @@ size_t fy_store_block_bound(uint32_t n);
  * Encodes flows[0..n) (1 <= n <= the encoder's max_flows) as one complete
  * block into out (cap bytes; fy_store_block_bound(n) is always enough).
  * Sets *len to the block's size and, when st is not NULL, *st to the
- * block's totals. Touches no file and keeps no state between calls.
- * Returns 0, -EINVAL, or -ENOBUFS if cap is too small.
+ * block's totals. Touches no file. Every block decodes on its own; the
+ * encoder only remembers which columns' dictionary trials failed in
+ * earlier blocks, to skip the next few of them (see store_encode.c).
+ * Needs an empty stage (below). Returns 0, -EINVAL, or -ENOBUFS if cap is
+ * too small.
  */
 int fy_store_block_encode(struct fy_store_encoder *e,
 			  const struct fy_flow *flows, size_t n, uint8_t *out,
 			  size_t cap, size_t *len, struct fy_store_stats *st);
+
+/*
+ * The same in two steps, for a caller that gets flows a few at a time
+ * (the writer): fy_store_encoder_add copies up to max_flows - pending
+ * flows into the encoder's stage, column by column, and returns how many
+ * it took; fy_store_encoder_finish encodes the staged flows as one block,
+ * as fy_store_block_encode, and empties the stage whatever happens
+ * (-EINVAL when it was empty).
+ */
+size_t fy_store_encoder_add(struct fy_store_encoder *e,
+			    const struct fy_flow *flows, size_t n);
+size_t fy_store_encoder_pending(const struct fy_store_encoder *e);
+int fy_store_encoder_finish(struct fy_store_encoder *e, uint8_t *out,
+			    size_t cap, size_t *len, struct fy_store_stats *st);
 
 /* ------------------------------------------------------------------ */
 /* Writer */
@@ -196,7 +213,8 @@ int fy_store_writer_open(struct fy_store_writer **out, const char *path,
 			 size_t errlen);
 
 /*
- * Buffers n flows; every full block is encoded and written. No allocation.
+ * Buffers n flows (in the encoder's stage); every full block is encoded
+ * and written. No allocation.
  * A failed block write returns the negative errno (errno preserved): the
  * flows of that block are dropped and counted (see lost_flows), the file
  * is cut back to its last complete block so it stays readable, and later
@@ -323,8 +341,33 @@ void fy_store_reader_set_window(struct fy_store_reader *r, uint64_t from_ms,
 long fy_store_reader_next(struct fy_store_reader *r, struct fy_flow *flows,
 			  size_t cap);
 
-/* Back to the first block. */
+/* Back to the first block (of the range set by fy_store_reader_set_blocks). */
 void fy_store_reader_rewind(struct fy_store_reader *r);
+
+/*
+ * Reads only index entries [first, end) (clamped to info.n_blocks) from
+ * now on: several threads can share out the blocks of one file, each with
+ * a reader of its own. Also rewinds to `first`.
+ */
+void fy_store_reader_set_blocks(struct fy_store_reader *r, size_t first,
+				size_t end);
+
+/*
+ * Column-wise reading, for callers that need some fields of some flows:
+ * fy_store_reader_next_block loads the next block (window, selection and
+ * block range honoured) and returns its number of flows (> 0), 0 at the
+ * end, or an error as fy_store_reader_next. fy_store_reader_fill then
+ * writes the fields of the columns in `mask` of flows of that block into
+ * out, and touches no other field: with sel NULL, flow from + i goes to
+ * out[i] (i < cnt); else flow from + sel[j] goes to out[sel[j]] (j < cnt),
+ * so that a filter can read a few columns of every flow first and the
+ * rest only of the flows that passed. Columns outside the selection are
+ * written as zero. Valid until the next call of next_block or next.
+ */
+long fy_store_reader_next_block(struct fy_store_reader *r);
+void fy_store_reader_fill(struct fy_store_reader *r, uint64_t mask,
+			  uint32_t from, const uint32_t *sel, uint32_t cnt,
+			  struct fy_flow *out);
 
 /*
  * The last message: the open-time recovery note, or the last block error.

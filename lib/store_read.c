@@ -36,9 +36,18 @@ struct fy_store_reader {
 	uint64_t mask;
 	uint64_t from_ms, to_ms;
 	size_t next; /* next index entry to load */
+	size_t first_blk, end_blk; /* the index entries to read */
 	bool loaded;
 	uint32_t pos; /* next flow of the loaded block */
 	struct fy_store_dblock d;
+	/* Columns of the loaded block as arrays of the field's type, made
+	 * when first asked for (mat_done), for fy_store_reader_fill. */
+	uint8_t *mat[FY_STORE_NCOLS];
+	size_t mat_cap[FY_STORE_NCOLS];
+	uint64_t mat_done;
+	uint64_t mat_const; /* columns of one value: mat holds it once */
+	uint8_t *dict; /* a dictionary's values, while one is made */
+	size_t dict_cap;
 	uint8_t *blk;
 	size_t blk_cap;
 	uint64_t scan_budget; /* bytes a recovery scan may still verify */
@@ -578,6 +587,7 @@ int fy_store_reader_open(struct fy_store_reader **out, const char *path,
 	    (rc = open_index(r, err, errlen)) != 0)
 		goto out;
 	r->info.n_blocks = r->n_idx;
+	r->end_blk = r->n_idx;
 	*out = r;
 	r = NULL; /* transferred */
 	rc = 0;
@@ -593,6 +603,9 @@ void fy_store_reader_close(struct fy_store_reader *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	fy_store_dblock_free(&r->d);
+	for (unsigned c = 0; c < FY_STORE_NCOLS; c++)
+		free(r->mat[c]);
+	free(r->dict);
 	free(r->blk);
 	free(r->idx);
 	free(r->path);
@@ -619,7 +632,20 @@ void fy_store_reader_set_window(struct fy_store_reader *r, uint64_t from_ms,
 
 void fy_store_reader_rewind(struct fy_store_reader *r)
 {
-	r->next = 0;
+	r->next = r->first_blk;
+	r->loaded = false;
+}
+
+void fy_store_reader_set_blocks(struct fy_store_reader *r, size_t first,
+				size_t end)
+{
+	if (end > r->n_idx)
+		end = r->n_idx;
+	if (first > end)
+		first = end;
+	r->first_blk = first;
+	r->end_blk = end;
+	r->next = first;
 	r->loaded = false;
 }
 
@@ -654,12 +680,279 @@ static int load(struct fy_store_reader *r, size_t i)
 	return rc;
 }
 
+/* Bytes a column takes as an array of its field's values. */
+static size_t mat_width(unsigned c, const struct fy_store_dcol *dc)
+{
+	const struct fy_store_coldef *def = &fy_store_cols[c];
+
+	if (def->kind == FY_STORE_K_ADDR || def->kind == FY_STORE_K_MAC)
+		return dc->width;
+	return def->size;
+}
+
+static int grow_buf(uint8_t **p, size_t *cap, size_t need)
+{
+	uint8_t *v;
+
+	if (need <= *cap)
+		return 0;
+	if ((v = realloc(*p, need)) == NULL)
+		return -ENOMEM;
+	*p = v;
+	*cap = need;
+	return 0;
+}
+
+/* Room for every column of the loaded block, so that fill cannot fail. */
+static int mat_prepare(struct fy_store_reader *r)
+{
+	const struct fy_store_dblock *d = &r->d;
+	size_t dict = 0;
+	unsigned c;
+
+	r->mat_done = r->mat_const = 0;
+	for (c = 0; c < FY_STORE_NCOLS; c++) {
+		const struct fy_store_dcol *dc = &d->col[c];
+		size_t w;
+
+		if (!(d->want & FY_STORE_MASK(c)) || dc->width == 0 ||
+		    fy_store_cols[c].kind == FY_STORE_K_FIRST ||
+		    fy_store_cols[c].kind == FY_STORE_K_LAST)
+			continue;
+		w = mat_width(c, dc);
+		if (grow_buf(&r->mat[c], &r->mat_cap[c], (size_t)d->n * w))
+			return -ENOMEM;
+		if (dc->idx && (size_t)dc->nvals * w > dict)
+			dict = (size_t)dc->nvals * w;
+	}
+	return grow_buf(&r->dict, &r->dict_cap, dict);
+}
+
+/*
+ * Values [0, nv) of the byte planes (nv values each) as an array of
+ * `size`-byte integers of the machine's order, or (ints false) as rows
+ * of `w` bytes, byte k of the value at byte k.
+ */
+#define PLANES_TO(T)                                                         \
+	do {                                                                 \
+		T *v = (T *)(void *)dst;                                     \
+		for (i = 0; i < nv; i++)                                     \
+			v[i] = pl[i];                                        \
+		for (k = 1; k < w && k < sizeof(T); k++)                     \
+			for (i = 0; i < nv; i++)                             \
+				v[i] |= (T)((T)pl[(size_t)k * nv + i]        \
+					    << (8 * k));                     \
+	} while (0)
+
+static void planes_to(const uint8_t *pl, uint32_t nv, unsigned w, bool ints,
+		      unsigned size, uint8_t *dst)
+{
+	uint32_t i;
+	unsigned k;
+
+	if (!ints) {
+		for (k = 0; k < w; k++)
+			for (i = 0; i < nv; i++)
+				dst[(size_t)i * w + k] = pl[(size_t)k * nv + i];
+		return;
+	}
+	switch (size) {
+	case 8:
+		PLANES_TO(uint64_t);
+		break;
+	case 4:
+		PLANES_TO(uint32_t);
+		break;
+	case 2:
+		PLANES_TO(uint16_t);
+		break;
+	default:
+		PLANES_TO(uint8_t);
+	}
+}
+
+/* Gathers dictionary entries idx[i] (s bytes each) of dict into dst. */
+#define GATHER(S)                                                \
+	for (i = 0; i < n; i++)                                  \
+		memcpy(dst + (size_t)i * (S), dict + (size_t)idx[i] * (S), \
+		       (S))
+
+static void gather(const uint8_t *dict, const uint16_t *idx, uint32_t n,
+		   size_t s, uint8_t *dst)
+{
+	uint32_t i;
+
+	switch (s) {
+	case 1:
+		GATHER(1);
+		break;
+	case 2:
+		GATHER(2);
+		break;
+	case 4:
+		GATHER(4);
+		break;
+	case 6:
+		GATHER(6);
+		break;
+	case 8:
+		GATHER(8);
+		break;
+	default:
+		GATHER(16);
+	}
+}
+
+/* Makes the array of column c of the loaded block (width > 0). */
+static void materialise(struct fy_store_reader *r, unsigned c)
+{
+	const struct fy_store_dcol *dc = &r->d.col[c];
+	const struct fy_store_coldef *def = &fy_store_cols[c];
+	bool ints = def->kind == FY_STORE_K_INT;
+	size_t s = mat_width(c, dc);
+
+	if (dc->idx) {
+		planes_to(dc->plane, dc->nvals, dc->width, ints, def->size,
+			  r->dict);
+		gather(r->dict, dc->idx, r->d.n, s, r->mat[c]);
+	} else if (dc->nvals == r->d.n) {
+		planes_to(dc->plane, dc->nvals, dc->width, ints, def->size,
+			  r->mat[c]);
+	} else { /* one value for all */
+		planes_to(dc->plane, 1, dc->width, ints, def->size, r->mat[c]);
+		r->mat_const |= FY_STORE_MASK(c);
+	}
+	r->mat_done |= FY_STORE_MASK(c);
+}
+
+/*
+ * Runs `body` for each flow to fill: f the struct to write, b the flow's
+ * number in the block.
+ */
+#define EACH(body)                                                      \
+	do {                                                            \
+		if (sel) {                                              \
+			for (j = 0; j < cnt; j++) {                     \
+				struct fy_flow *f = &out[sel[j]];       \
+				uint32_t b = from + sel[j];             \
+				(void)b;                                \
+				body;                                   \
+			}                                               \
+		} else {                                                \
+			for (j = 0; j < cnt; j++) {                     \
+				struct fy_flow *f = &out[j];            \
+				uint32_t b = from + j;                  \
+				(void)b;                                \
+				body;                                   \
+			}                                               \
+		}                                                       \
+	} while (0)
+
+#define PUT(S) EACH(memcpy((uint8_t *)f + off, m + (size_t)b * st, (S)))
+
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+void fy_store_reader_fill(struct fy_store_reader *r, uint64_t mask,
+			  uint32_t from, const uint32_t *sel, uint32_t cnt,
+			  struct fy_flow *out)
+{
+	static const uint8_t zero[16];
+	const struct fy_store_dblock *d = &r->d;
+	uint32_t j;
+	unsigned c;
+
+	if (!r->loaded || cnt == 0)
+		return;
+	for (c = 0; c < FY_STORE_NCOLS; c++) {
+		const struct fy_store_coldef *def = &fy_store_cols[c];
+		unsigned off = def->off, w;
+		const uint8_t *m;
+		size_t st;
+
+		if (!(mask & FY_STORE_MASK(c)))
+			continue;
+		if (!(d->want & FY_STORE_MASK(c))) {
+			EACH(memcpy((uint8_t *)f + off, zero, def->size));
+			continue;
+		}
+		if (def->kind == FY_STORE_K_FIRST || def->kind == FY_STORE_K_LAST) {
+			const uint64_t *t = def->kind == FY_STORE_K_FIRST
+						    ? d->first
+						    : d->last;
+
+			EACH(memcpy((uint8_t *)f + off, &t[b], 8));
+			continue;
+		}
+		if ((w = d->col[c].width) == 0) {
+			EACH(memcpy((uint8_t *)f + off, zero, def->size));
+			continue;
+		}
+		if (!(r->mat_done & FY_STORE_MASK(c)))
+			materialise(r, c);
+		m = r->mat[c];
+		st = r->mat_const & FY_STORE_MASK(c) ? 0 : mat_width(c, &d->col[c]);
+		if (def->kind == FY_STORE_K_ADDR && w == 4) {
+			EACH(memcpy((uint8_t *)f + off, v4_mapped, 12);
+			     memcpy((uint8_t *)f + off + 12, m + (size_t)b * st,
+				    4));
+			continue;
+		}
+		switch (def->kind == FY_STORE_K_INT ? def->size : w) {
+		case 1:
+			PUT(1);
+			break;
+		case 2:
+			PUT(2);
+			break;
+		case 4:
+			PUT(4);
+			break;
+		case 6:
+			PUT(6);
+			break;
+		case 8:
+			PUT(8);
+			break;
+		default:
+			PUT(16);
+		}
+	}
+}
+
+long fy_store_reader_next_block(struct fy_store_reader *r)
+{
+	const struct fy_store_idx *e;
+	int rc;
+
+	if (!r)
+		return -EINVAL;
+	for (;;) {
+		r->loaded = false;
+		if (r->next >= r->end_blk)
+			return 0;
+		e = &r->idx[r->next];
+		if (e->t_max < r->from_ms || e->t_min > r->to_ms) {
+			r->next++;
+			continue;
+		}
+		rc = load(r, r->next++);
+		if (rc == 0 && (rc = mat_prepare(r)) != 0)
+			set_msg(r->msg, sizeof(r->msg),
+				"file %s: block %zu: out of memory", r->path,
+				r->next - 1);
+		if (rc)
+			return rc;
+		r->loaded = true;
+		r->pos = r->d.n; /* for next(): this block is handed out */
+		return r->d.n;
+	}
+}
+
 long fy_store_reader_next(struct fy_store_reader *r, struct fy_flow *flows,
 			  size_t cap)
 {
-	const struct fy_store_idx *e;
 	uint32_t k;
-	int rc;
+	long rc;
 
 	if (!r || !flows || cap == 0)
 		return -EINVAL;
@@ -668,22 +961,14 @@ long fy_store_reader_next(struct fy_store_reader *r, struct fy_flow *flows,
 			k = r->d.n - r->pos;
 			if (k > cap)
 				k = (uint32_t)cap;
-			fy_store_dblock_fill(&r->d, r->pos, k, flows);
+			memset(flows, 0, sizeof(*flows) * k);
+			fy_store_reader_fill(r, r->d.want, r->pos, NULL, k,
+					     flows);
 			r->pos += k;
 			return k;
 		}
-		r->loaded = false;
-		if (r->next >= r->n_idx)
-			return 0;
-		e = &r->idx[r->next];
-		if (e->t_max < r->from_ms || e->t_min > r->to_ms) {
-			r->next++;
-			continue;
-		}
-		rc = load(r, r->next++);
-		if (rc)
+		if ((rc = fy_store_reader_next_block(r)) <= 0)
 			return rc;
-		r->loaded = true;
 		r->pos = 0;
 	}
 }

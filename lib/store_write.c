@@ -23,9 +23,7 @@
 struct fy_store_writer {
 	int fd;
 	char *path;
-	struct fy_store_encoder *enc;
-	struct fy_flow *buf; /* one block of flows */
-	uint32_t nbuf;
+	struct fy_store_encoder *enc; /* also holds the flows of the next block */
 	uint32_t block_flows;
 	uint8_t *out; /* one encoded block */
 	size_t out_cap;
@@ -159,7 +157,6 @@ int fy_store_writer_open(struct fy_store_writer **out, const char *path,
 	w->block_flows = o->block_flows ? o->block_flows : FY_STORE_BLOCK_FLOWS;
 	w->out_cap = fy_store_block_bound(w->block_flows);
 	if ((w->path = strdup(path)) == NULL ||
-	    (w->buf = malloc(sizeof(*w->buf) * w->block_flows)) == NULL ||
 	    (w->out = malloc(w->out_cap)) == NULL)
 		goto nomem;
 	if ((r = fy_store_encoder_new(&w->enc, w->block_flows, o->level)) != 0)
@@ -189,7 +186,6 @@ out:
 			close(w->fd);
 		fy_store_encoder_free(w->enc);
 		free(w->out);
-		free(w->buf);
 		free(w->path);
 		free(w);
 		errno = saved;
@@ -251,15 +247,13 @@ static int put_encoded(struct fy_store_writer *w, const uint8_t *blk,
 static int write_buffered(struct fy_store_writer *w)
 {
 	struct fy_store_stats st;
-	size_t len;
-	uint32_t n = w->nbuf;
+	size_t len, n = fy_store_encoder_pending(w->enc);
 	int r;
 
 	if (n == 0)
 		return 0;
-	w->nbuf = 0; /* written or lost: either way gone from the buffer */
-	r = fy_store_block_encode(w->enc, w->buf, n, w->out, w->out_cap, &len,
-				  &st);
+	/* written or lost: either way the stage is emptied */
+	r = fy_store_encoder_finish(w->enc, w->out, w->out_cap, &len, &st);
 	if (r != 0) {
 		set_msg(w->msg, sizeof(w->msg), "file %s: encoding a block: %s",
 			w->path, strerror(-r));
@@ -282,16 +276,12 @@ int fy_store_writer_append(struct fy_store_writer *w,
 		return w->broken;
 	}
 	while (n > 0) {
-		k = w->block_flows - w->nbuf;
-		if (k > n)
-			k = n;
-		memcpy(w->buf + w->nbuf, flows, k * sizeof(*flows));
-		w->nbuf += (uint32_t)k;
+		k = fy_store_encoder_add(w->enc, flows, n);
 		flows += k;
 		n -= k;
 		/* Keep going after a failed block: later ones may fit. */
-		if (w->nbuf == w->block_flows && (r = write_buffered(w)) != 0 &&
-		    !first)
+		if (fy_store_encoder_pending(w->enc) == w->block_flows &&
+		    (r = write_buffered(w)) != 0 && !first)
 			first = r;
 		if (w->broken)
 			break;
@@ -494,7 +484,6 @@ int fy_store_writer_close(struct fy_store_writer *w, char *err, size_t errlen)
 		set_msg(err, errlen, "%s", w->msg);
 	fy_store_encoder_free(w->enc);
 	free(w->out);
-	free(w->buf);
 	free(w->idx);
 	free(w->path);
 	free(w);

@@ -33,36 +33,65 @@ struct nfq_ht {
 	size_t mask; /* number of slots - 1 */
 };
 
-static inline uint64_t rotl64(uint64_t x, unsigned r)
+/* Tables up to this many slots stay in the cache: no prefetching. */
+#define SMALL_SLOTS 16384
+
+/*
+ * 64x64 -> 128-bit multiply, the halves folded: one multiplication mixes
+ * 16 bytes of key (wyhash's construction).
+ */
+static inline uint64_t mum(uint64_t a, uint64_t b)
 {
-	return x << r | x >> (64 - r);
+	__extension__ typedef unsigned __int128 u128;
+	u128 m = (u128)a * b;
+
+	return (uint64_t)m ^ (uint64_t)(m >> 64);
 }
 
-/* A fast 64-bit hash of a short key (multiply-rotate, murmur finaliser). */
-static uint64_t hash_key(const uint8_t *k, size_t len)
+static inline uint64_t load64(const uint8_t *p)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ (len * 0xff51afd7ed558ccdull);
 	uint64_t w;
 
-	while (len >= 8) {
-		memcpy(&w, k, 8);
-		h = rotl64(h ^ (w * 0x87c37b91114253d5ull), 31) *
-		    0x4cf5ad432745937full;
-		k += 8;
-		len -= 8;
+	memcpy(&w, p, 8);
+	return w;
+}
+
+#define HK0 0xa0761d6478bd642full
+#define HK1 0xe7037ed1a0b428dbull
+#define HK2 0x8ebc6af09c88c6e3ull
+
+/*
+ * A fast 64-bit hash of a short key: 16 bytes per multiplication, then
+ * one to mix. The low 32 bits tag a slot, the high ones pick a partition.
+ */
+static inline uint64_t hash_key(const uint8_t *k, size_t len)
+{
+	uint64_t h = HK0 ^ len;
+	uint8_t t[16] = {0};
+
+	while (len >= 16) {
+		h = mum(load64(k) ^ HK1 ^ h, load64(k + 8) ^ HK2);
+		k += 16;
+		len -= 16;
 	}
 	if (len) {
-		w = 0;
-		memcpy(&w, k, len);
-		h = rotl64(h ^ (w * 0x87c37b91114253d5ull), 31) *
-		    0x4cf5ad432745937full;
+		memcpy(t, k, len);
+		h = mum(load64(t) ^ HK1 ^ h, load64(t + 8) ^ HK2);
 	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
+	return mum(h ^ HK0, HK1);
+}
+
+/*
+ * Key comparison: an address key (16 bytes, -s srcip and the like) with
+ * two loads instead of a call. Not inline, so that no caller's constant
+ * key length makes the compiler look into the branch of another length.
+ */
+static __attribute__((noinline)) bool key_eq(const uint8_t *a,
+					     const uint8_t *b, size_t len)
+{
+	if (len == 16)
+		return load64(a) == load64(b) && load64(a + 8) == load64(b + 8);
+	return memcmp(a, b, len) == 0;
 }
 
 static inline uint8_t *entry_at(const struct nfq_ht *h, size_t i)
@@ -174,7 +203,7 @@ static struct nfq_counters *lookup(struct nfq_ht *h, const uint8_t *key,
 		if (h->slots[j].hash != tag)
 			continue;
 		e = entry_at(h, h->slots[j].idx1 - 1);
-		if (memcmp(entry_key(e), key, h->key_len) == 0)
+		if (key_eq(entry_key(e), key, h->key_len))
 			return (struct nfq_counters *)(void *)e;
 	}
 	if (!create)
@@ -211,14 +240,15 @@ uint64_t nfq_ht_hash(const struct nfq_ht *h, const uint8_t *key)
 
 void nfq_ht_prefetch_slot(const struct nfq_ht *h, uint64_t hash)
 {
-	__builtin_prefetch(&h->slots[(uint32_t)hash & h->mask]);
+	if (h->mask >= SMALL_SLOTS)
+		__builtin_prefetch(&h->slots[(uint32_t)hash & h->mask]);
 }
 
 void nfq_ht_prefetch_entry(const struct nfq_ht *h, uint64_t hash)
 {
 	const struct slot *sl = &h->slots[(uint32_t)hash & h->mask];
 
-	if (sl->idx1)
+	if (h->mask >= SMALL_SLOTS && sl->idx1)
 		__builtin_prefetch(entry_at(h, sl->idx1 - 1));
 }
 

@@ -31,6 +31,9 @@
 struct ctl_out {
 	bool json;
 	unsigned items; /* printed so far, for JSON commas and headers */
+	/* nfq exporters: the caps come in the last part, printed after */
+	Flowyard__Control__LimitInfo **limits;
+	size_t nlimits;
 };
 
 static void addr_text(ProtobufCBinaryData b, char *buf, size_t len)
@@ -77,6 +80,35 @@ static void jstr(const char *s)
 	putchar('"');
 }
 
+/* The caps of collectord's listeners: a table, or a JSON array. */
+static void print_limits(Flowyard__Control__LimitInfo *const *v, size_t n,
+			 bool json)
+{
+	size_t i;
+
+	if (json)
+		printf("[");
+	else if (n)
+		printf("Limits:\n  %5s %-26s %12s %12s %12s\n", "Port", "Limit",
+		       "Value", "Used", "Hits");
+	for (i = 0; i < n; i++) {
+		const Flowyard__Control__LimitInfo *l = v[i];
+		if (json) {
+			printf("%s{\"name\":", i ? "," : "");
+			jstr(l->name);
+			printf(",\"port\":%u,\"limit\":%" PRIu64
+			       ",\"used\":%" PRIu64 ",\"hits\":%" PRIu64 "}",
+			       l->port, l->limit, l->used, l->hits);
+		} else {
+			printf("  %5u %-26s %12" PRIu64 " %12" PRIu64
+			       " %12" PRIu64 "\n",
+			       l->port, l->name, l->limit, l->used, l->hits);
+		}
+	}
+	if (json)
+		printf("]");
+}
+
 static void print_status(const Flowyard__Control__StatusReply *s, bool json)
 {
 	char start[32];
@@ -111,11 +143,20 @@ static void print_status(const Flowyard__Control__StatusReply *s, bool json)
 			       ",\"lost_flows\":%" PRIu64
 			       ",\"no_template\":%" PRIu64
 			       ",\"files_written\":%" PRIu64
-			       "},\"listeners\":[",
+			       ",\"write_errors\":%" PRIu64
+			       ",\"flows_not_written\":%" PRIu64
+			       ",\"files_recovered\":%" PRIu64
+			       ",\"files_unfinished\":%" PRIu64
+			       ",\"limit_hits\":%" PRIu64 "},\"limits\":",
 			       c->exporters, c->templates, c->kernel_drops,
 			       t->packets, t->flows, t->bytes, t->malformed,
 			       t->sequence_failures, t->lost_flows,
-			       t->no_template, t->files_written);
+			       t->no_template, t->files_written,
+			       t->write_errors, t->flows_not_written,
+			       t->files_recovered, t->files_unfinished,
+			       t->limit_hits);
+			print_limits(c->limits, c->n_limits, true);
+			printf(",\"listeners\":[");
 		} else {
 			printf("Exporters:      %u (%u templates)\n"
 			       "Packets:        %" PRIu64
@@ -125,11 +166,20 @@ static void print_status(const Flowyard__Control__StatusReply *s, bool json)
 			       "\nSeq failures:   %" PRIu64 " (%" PRIu64
 			       " flows lost)\nNo template:    %" PRIu64
 			       "\nKernel drops:   %" PRIu64
-			       "\nFiles written:  %" PRIu64 "\nListeners:\n",
+			       "\nFiles written:  %" PRIu64
+			       "\nWrite errors:   %" PRIu64 " (%" PRIu64
+			       " flows not written)"
+			       "\nUnfinished:     %" PRIu64 " files (%" PRIu64
+			       " recovered)"
+			       "\nLimit hits:     %" PRIu64 "\n",
 			       c->exporters, c->templates, t->packets, t->flows,
 			       t->bytes, t->malformed, t->sequence_failures,
 			       t->lost_flows, t->no_template, c->kernel_drops,
-			       t->files_written);
+			       t->files_written, t->write_errors,
+			       t->flows_not_written, t->files_unfinished,
+			       t->files_recovered, t->limit_hits);
+			print_limits(c->limits, c->n_limits, false);
+			printf("Listeners:\n");
 		}
 		for (i = 0; i < c->n_listeners; i++) {
 			const Flowyard__Control__Listener *l = c->listeners[i];
@@ -221,27 +271,31 @@ static void print_exporter(const Flowyard__Control__ExporterInfo *e,
 		       ",\"bytes\":%" PRIu64 ",\"sequence_failures\":%" PRIu64
 		       ",\"lost_flows\":%" PRIu64 ",\"malformed\":%" PRIu64
 		       ",\"no_template\":%" PRIu64 ",\"templates\":%u,"
+		       "\"templates_rejected\":%" PRIu64 ","
 		       "\"first_seen_ms\":%" PRIu64 ",\"last_seen_ms\":%" PRIu64
 		       ",\"current_file\":",
 		       e->packets, e->flows, e->bytes, e->sequence_failures,
 		       e->lost_flows, e->malformed, e->no_template,
-		       e->templates, e->first_seen_ms, e->last_seen_ms);
+		       e->templates, e->templates_rejected, e->first_seen_ms,
+		       e->last_seen_ms);
 		jstr(e->current_file);
 		printf("}");
 	} else {
 		if (o->items == 0)
 			printf("%-28s %5s %10s %3s %-14s %10s %10s %14s %8s %8s "
-			       "%6s %6s %4s  %s\n",
+			       "%6s %6s %5s %7s  %s\n",
 			       "Exporter", "Port", "Domain", "Ver", "Ident",
 			       "Packets", "Flows", "Bytes", "SeqFail", "Lost",
-			       "Malf", "NoTmpl", "Tmpl", "Last seen");
+			       "Malf", "NoTmpl", "Tmpl", "TmplRej",
+			       "Last seen");
 		printf("%-28s %5u %10u %3u %-14s %10" PRIu64 " %10" PRIu64
 		       " %14" PRIu64 " %8" PRIu64 " %8" PRIu64 " %6" PRIu64
-		       " %6" PRIu64 " %4u  %s\n",
+		       " %6" PRIu64 " %5u %7" PRIu64 "  %s\n",
 		       a, e->port, e->domain, e->version,
 		       e->identifier[0] ? e->identifier : "-", e->packets,
 		       e->flows, e->bytes, e->sequence_failures, e->lost_flows,
-		       e->malformed, e->no_template, e->templates, last);
+		       e->malformed, e->no_template, e->templates,
+		       e->templates_rejected, last);
 	}
 	o->items++;
 }
@@ -342,6 +396,14 @@ static void metrics_status(const Flowyard__Control__StatusReply *s)
 	       s->collector->kernel_drops);
 	metric("files_written_total", "Flow files closed.", "counter",
 	       t->files_written);
+	metric("write_errors_total", "Failed writes (a full disk...).",
+	       "counter", t->write_errors);
+	metric("flows_not_written_total", "Flows lost to write errors.",
+	       "counter", t->flows_not_written);
+	metric("unfinished_files", "Closed files still waiting for a footer.",
+	       "gauge", t->files_unfinished);
+	metric("limit_hits_total", "Refusals by a decoder or -M cap.",
+	       "counter", t->limit_hits);
 	metric("exporters", "Exporter sessions known.", "gauge",
 	       s->collector->exporters);
 	metric("templates", "Templates held.", "gauge",
@@ -416,6 +478,38 @@ static int on_metrics(void *arg, const Flowyard__Control__Response *p)
 	return 0;
 }
 
+/* Copies the caps of a reply part: printed once the reply is done. */
+static void keep_limits(struct ctl_out *o, Flowyard__Control__LimitInfo **v,
+			size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		Flowyard__Control__LimitInfo **nv, *c;
+
+		nv = realloc(o->limits, (o->nlimits + 1) * sizeof(*nv));
+		c = malloc(sizeof(*c));
+		if (nv)
+			o->limits = nv;
+		if (nv == NULL || c == NULL ||
+		    (*c = *v[i], c->name = strdup(v[i]->name)) == NULL) {
+			free(c);
+			return;
+		}
+		o->limits[o->nlimits++] = c;
+	}
+}
+
+static void free_limits(struct ctl_out *o)
+{
+	while (o->nlimits) {
+		free(o->limits[--o->nlimits]->name);
+		free(o->limits[o->nlimits]);
+	}
+	free(o->limits);
+	o->limits = NULL;
+}
+
 static int on_part(void *arg, const Flowyard__Control__Response *p)
 {
 	struct ctl_out *o = arg;
@@ -428,6 +522,9 @@ static int on_part(void *arg, const Flowyard__Control__Response *p)
 	case FLOWYARD__CONTROL__RESPONSE__RESULT_EXPORTERS:
 		for (i = 0; i < p->exporters->n_exporters; i++)
 			print_exporter(p->exporters->exporters[i], o);
+		if (p->exporters->n_limits)
+			keep_limits(o, p->exporters->limits,
+				    p->exporters->n_limits);
 		break;
 	case FLOWYARD__CONTROL__RESPONSE__RESULT_TEMPLATES:
 		for (i = 0; i < p->templates->n_templates; i++)
@@ -621,12 +718,22 @@ int nfq_cmd_ctl(int argc, char **argv)
 	     rq.cmd_case == FLOWYARD__CONTROL__REQUEST__CMD_TEMPLATES ||
 	     rq.cmd_case == FLOWYARD__CONTROL__REQUEST__CMD_DUMP_FLOWS))
 		printf("[");
+	/* the caps after the exporter table; with --json they are in
+	 * `nfq status --json`, so that this stays one JSON array */
 	r = fy_ctl_call(sock, 0, &rq, on_part, &o, &remote, err, sizeof(err));
 	if (o.json &&
 	    (rq.cmd_case == FLOWYARD__CONTROL__REQUEST__CMD_EXPORTERS ||
 	     rq.cmd_case == FLOWYARD__CONTROL__REQUEST__CMD_TEMPLATES ||
 	     rq.cmd_case == FLOWYARD__CONTROL__REQUEST__CMD_DUMP_FLOWS))
 		printf("]\n");
+	if (r == 0 &&
+	    rq.cmd_case == FLOWYARD__CONTROL__REQUEST__CMD_EXPORTERS &&
+	    o.nlimits && !o.json) {
+		if (o.items)
+			printf("\n");
+		print_limits(o.limits, o.nlimits, false);
+	}
+	free_limits(&o);
 	if (r) {
 		fflush(stdout);
 		fprintf(stderr, "nfq %s: %s\n", cmd, err);

@@ -1,12 +1,18 @@
 /*
  * scan.c - reads the files and feeds every flow that passes to the sinks.
  *
- * A worker thread takes the next file, opens it (header and footer only),
- * skips it whole when its footer's time range misses the window, asks the
- * reader for the columns the query needs and for block skipping, then
- * runs the window check and the filter on each batch. Statistics and
- * aggregation are per worker and merged at the end, so the workers share
- * nothing but the index of the next file.
+ * The work is a list of items: a file, or a range of the blocks of one
+ * (blocks decode on their own, so a single big file, the usual case of a
+ * busy 5-minute slot, still keeps every core busy). A worker thread takes
+ * the next item, opens its file (header and footer only) unless it has it
+ * open, skips it whole when its footer's time range misses the window,
+ * asks the reader for the columns the query needs and for block skipping,
+ * then works through each block in batches: first only the columns the
+ * window, the ICMP port rule and the filter read, then the other columns
+ * of the flows that passed, and only the fields the query reads (the
+ * others stay zero from the start), never the whole 232-byte flow.
+ * Statistics and aggregation are per worker and merged at the end, so the
+ * workers share nothing but the index of the next item.
  *
  * Queries whose output depends on file order (a listing, -c, -O) run on
  * one thread; the others on as many as there are cores (--threads).
@@ -19,23 +25,69 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "filter.h"
 
 #define COL(c) FY_STORE_MASK(FY_STORE_COL_##c)
-#define BATCH 4096
+/* flows per batch: 1024 flows of 232 bytes stay in the L2 cache */
+#define BATCH 1024
+/* blocks per work item when files are split: 4 items per worker at least */
+#define ITEM_MIN_BLOCKS 4
+
+/*
+ * -s record in bounded memory, exactly (see scan_pruned): the first pass
+ * adds each flow's order values into buckets picked by the hash of its
+ * record key; the second counts exactly only the keys of the buckets
+ * whose sums can hold a top-N key.
+ */
+#define SKETCH_MAX_BYTES (128u << 20) /* all bucket arrays together */
+#define SKETCH_MIN_FLOWS 100000	      /* below: one table is small */
+#define SKETCH_ORDERS 3		      /* flows, packets, bytes */
+
+struct sketch {
+	unsigned bits; /* 2^bits buckets */
+	unsigned n_orders;
+	enum nfq_order order[SKETCH_ORDERS];
+	unsigned n_sums; /* threads of the first pass: a set of sums each */
+	uint32_t **sums; /* [thread * n_orders + order]; no atomics then */
+	uint32_t *sum[SKETCH_ORDERS]; /* all threads' sums, added up */
+	uint64_t *cand; /* bitmap of the candidate buckets, for pass two */
+	uint64_t cut[SKETCH_ORDERS];  /* a bucket >= cut is counted */
+	uint64_t below[SKETCH_ORDERS]; /* largest bucket sum under cut */
+};
+
+enum pass_mode {
+	PASS_ALL,	 /* every sink */
+	PASS_SKETCH,	 /* every sink, -s record into the bucket sums */
+	PASS_CANDIDATES, /* -s record only, the flows of candidate buckets */
+};
 
 /* One read of all the files: the whole query, or one key partition. */
 struct pass {
 	unsigned part, nparts;
 	bool first; /* counts the summary and the element statistics */
+	enum pass_mode mode;
+	struct sketch *sk;
+};
+
+/* A file, or blocks [first, end) of it; `owner` counts the file once. */
+struct item {
+	size_t file;
+	size_t first, end;
+	bool owner;
 };
 
 struct shared {
 	const struct nfq_query *q;
 	const struct pass *pass;
 	unsigned nw;
-	atomic_size_t next;
+	struct item *items;
+	size_t n_items;
+	bool check;	    /* a window or a filter to apply */
+	uint64_t pre_mask;  /* columns they read */
+	bool normalise;	    /* ICMP type/code into dst_port */
+	atomic_size_t next; /* next item */
 	atomic_uint_fast64_t passed; /* for -c across workers */
 	atomic_bool over_budget;
 	atomic_uint_fast64_t bytes_done; /* file bytes of finished files */
@@ -45,6 +97,7 @@ struct shared {
 
 struct worker {
 	struct shared *sh;
+	unsigned id; /* 0 .. workers - 1 */
 	pthread_t tid;
 	struct nfq_summary sum;
 	struct nfq_agg agg;
@@ -53,6 +106,10 @@ struct worker {
 	size_t n_stats;
 	struct fy_flow *buf;
 	struct fy_flow **pass; /* the flows of buf that passed */
+	uint32_t *sel;	       /* their numbers in the batch */
+	struct fy_flow **cand; /* flows of candidate buckets (scan_pruned) */
+	struct fy_store_reader *rd; /* open file, kept for its next item */
+	size_t rd_file;
 	struct fy_flow *sorted;
 	size_t n_sorted, cap_sorted;
 	unsigned file_errors, block_errors;
@@ -82,6 +139,85 @@ static int keep_sorted(struct worker *w, const struct fy_flow *f)
 	return 0;
 }
 
+static uint64_t flow_value(enum nfq_order o, const struct fy_flow *f)
+{
+	switch (o) {
+	case NFQ_ORD_PACKETS:
+		return f->packets;
+	case NFQ_ORD_BYTES:
+		return f->bytes;
+	default:
+		return 1;
+	}
+}
+
+#define SK_AHEAD 8
+#define SK_RING 16 /* > SK_AHEAD: a slot is read before it is reused */
+
+/*
+ * The record keys of a batch: PASS_SKETCH adds their order values into
+ * the buckets; PASS_CANDIDATES passes the flows of the buckets at or over
+ * a cut on to the -s record tables.
+ */
+static int sketch_sink(struct worker *w, struct fy_flow *const *pass,
+		       size_t n)
+{
+	const struct nfq_query *q = w->sh->q;
+	const struct sketch *sk = w->sh->pass->sk;
+	const unsigned shift = 64 - sk->bits;
+	struct nfq_ht *ht = NULL;
+	uint8_t key[NFQ_KEY_MAX];
+	uint64_t bk[SK_RING];
+	uint32_t *const *sum = sk->sum;
+	size_t i, nc = 0, k;
+	unsigned o;
+	int r;
+
+	if (w->sh->pass->mode == PASS_SKETCH)
+		sum = &sk->sums[w->id * sk->n_orders];
+	for (k = 0; k < w->n_stats && !ht; k++)
+		if (w->stats[k].spec.type == NFQ_ST_RECORD)
+			ht = w->stats[k].agg.ht;
+	for (i = 0; i < n + SK_AHEAD; i++) {
+		if (i < n) {
+			nfq_key_build(&q->record_key, pass[i], key);
+			bk[i % SK_RING] = nfq_ht_hash(ht, key) >> shift;
+			if (w->sh->pass->mode == PASS_CANDIDATES)
+				__builtin_prefetch(
+					&sk->cand[bk[i % SK_RING] >> 6]);
+			else
+				for (o = 0; o < sk->n_orders; o++)
+					__builtin_prefetch(
+						&sum[o][bk[i % SK_RING]]);
+		}
+		if (i < SK_AHEAD)
+			continue;
+		k = i - SK_AHEAD;
+		if (w->sh->pass->mode == PASS_SKETCH) {
+			/* saturating: a full bucket is still a bound,
+			 * for it is always a candidate */
+			for (o = 0; o < sk->n_orders; o++) {
+				uint32_t *v = &sum[o][bk[k % SK_RING]];
+				uint64_t t = *v + flow_value(sk->order[o],
+							     pass[k]);
+
+				*v = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+			}
+			continue;
+		}
+		if (sk->cand[bk[k % SK_RING] >> 6] >> (bk[k % SK_RING] & 63) &
+		    1)
+			w->cand[nc++] = pass[k];
+	}
+	if (nc == 0)
+		return 0;
+	for (k = 0; k < w->n_stats; k++)
+		if (w->stats[k].spec.type == NFQ_ST_RECORD &&
+		    (r = nfq_stat_add_batch(&w->stats[k], w->cand, nc)) != 0)
+			return r;
+	return 0;
+}
+
 /* The flows of a batch that passed: to every sink of the query. */
 static int sink(struct worker *w, struct fy_flow *const *pass, size_t n)
 {
@@ -104,7 +240,15 @@ static int sink(struct worker *w, struct fy_flow *const *pass, size_t n)
 keyed:
 	if (w->have_agg && (r = nfq_agg_add_batch(&w->agg, pass, n)) != 0)
 		return r;
+	if (w->sh->pass->mode != PASS_ALL) {
+		r = sketch_sink(w, pass, n);
+		if (r || w->sh->pass->mode == PASS_CANDIDATES)
+			return r;
+	}
 	for (i = 0; i < w->n_stats; i++) {
+		if (w->sh->pass->mode == PASS_SKETCH &&
+		    w->stats[i].spec.type == NFQ_ST_RECORD)
+			continue;
 		/* later passes count only the partitioned records */
 		if (!w->sh->pass->first &&
 		    w->stats[i].spec.type != NFQ_ST_RECORD)
@@ -149,51 +293,139 @@ static inline void normalise(struct fy_flow *f)
 		f->dst_port = (uint16_t)(f->icmp_type << 8 | f->icmp_code);
 }
 
-static void scan_file(struct worker *w, const struct nfq_file *file)
+/*
+ * Flows [from, from + cnt) of the loaded block: the columns the checks
+ * need first, then the rest for the flows that passed; those go to the
+ * sinks. Returns 0 or a fatal error.
+ */
+static int scan_batch(struct worker *w, uint32_t from, uint32_t cnt)
 {
 	const struct nfq_query *q = w->sh->q;
+	const uint64_t pre = w->sh->pre_mask;
+	struct fy_store_reader *rd = w->rd;
+	size_t np = 0;
+	uint32_t i, k;
+
+	if (!w->sh->check) {
+		/* nothing to check: every flow, every column at once */
+		fy_store_reader_fill(rd, q->cols, from, NULL, cnt, w->buf);
+		for (i = 0; i < cnt; i++) {
+			struct fy_flow *f = &w->buf[i];
+
+			w->sum.processed++;
+			if (w->sh->normalise)
+				normalise(f);
+			w->pass[np++] = f;
+			if (q->limit != NFQ_UNLIMITED &&
+			    atomic_fetch_add(&w->sh->passed, 1) + 1 >=
+				    q->limit) {
+				w->stop = true;
+				break;
+			}
+		}
+	} else {
+		fy_store_reader_fill(rd, pre, from, NULL, cnt, w->buf);
+		for (i = 0; i < cnt; i++) {
+			struct fy_flow *f = &w->buf[i];
+
+			w->sum.processed++;
+			if (!nfq_window_match(&q->window, f))
+				continue;
+			/* before the filter: "dst port 2048" is an echo
+			 * request in nfdump */
+			if (w->sh->normalise)
+				normalise(f);
+			if (q->filter && !fy_filter_match(q->filter, f))
+				continue;
+			w->sel[np++] = i;
+			/* -c: the first N flows that pass, then stop */
+			if (q->limit != NFQ_UNLIMITED &&
+			    atomic_fetch_add(&w->sh->passed, 1) + 1 >=
+				    q->limit) {
+				w->stop = true;
+				break;
+			}
+		}
+		if (np && (q->cols & ~pre))
+			fy_store_reader_fill(rd, q->cols & ~pre, from, w->sel,
+					     (uint32_t)np, w->buf);
+		for (k = 0; k < np; k++)
+			w->pass[k] = &w->buf[w->sel[k]];
+	}
+	return np ? sink(w, w->pass, np) : 0;
+}
+
+/* The worker's reader for file i: the open one, or opens it. */
+static struct fy_store_reader *reader_for(struct worker *w, size_t i,
+					  bool owner)
+{
+	const struct nfq_file *file = &w->sh->q->files[i];
+	char err[FY_STORE_MSG_MAX + 64];
+	int r;
+
+	if (w->rd && w->rd_file == i)
+		return w->rd;
+	fy_store_reader_close(w->rd);
+	w->rd = NULL;
+	r = fy_store_reader_open(&w->rd, file->path, err, sizeof(err));
+	if (r) {
+		w->rd = NULL;
+		/* an open file may be renamed under us: not an error; the
+		 * other items of a file that does not open say nothing */
+		if (owner && !(file->temp && r == -ENOENT)) {
+			warn(w->sh, err);
+			w->file_errors++;
+		}
+		return NULL;
+	}
+	w->rd_file = i;
+	return w->rd;
+}
+
+static void scan_item(struct worker *w, const struct item *it)
+{
+	const struct nfq_query *q = w->sh->q;
+	const struct nfq_file *file = &q->files[it->file];
 	const struct fy_store_info *info;
 	struct fy_store_reader *rd;
 	char err[FY_STORE_MSG_MAX + 64];
 	uint64_t flows_before = w->sum.processed;
-	size_t np;
 	long n;
 	int r;
 
-	r = fy_store_reader_open(&rd, file->path, err, sizeof(err));
-	if (r) {
-		/* an open file may be renamed under us: not an error */
-		if (!(file->temp && r == -ENOENT)) {
-			warn(w->sh, err);
-			w->file_errors++;
-		}
-		nfq_progress_update(w->sh->progress, 0, file->size, true);
+	if ((rd = reader_for(w, it->file, it->owner)) == NULL) {
+		if (it->owner)
+			nfq_progress_update(w->sh->progress, 0, file->size,
+					    true);
 		return;
 	}
 	info = fy_store_reader_info(rd);
-	if ((info->flags & FY_STORE_INFO_NO_FOOTER) && !file->temp)
+	if (it->owner && (info->flags & FY_STORE_INFO_NO_FOOTER) &&
+	    !file->temp)
 		warn(w->sh, fy_store_reader_message(rd));
 	if (!nfq_window_overlaps(&q->window, info->stats.first_ms,
 				 info->stats.last_ms) ||
 	    info->stats.all.flows == 0) {
-		w->sum.blocks_skipped += info->n_blocks;
+		if (it->owner)
+			w->sum.blocks_skipped += info->n_blocks;
 		goto out;
 	}
-	{
+	if (it->owner) {
 		struct nfq_summary s = {0};
 
 		s.data_first_ms = info->stats.first_ms;
 		s.data_last_ms = info->stats.last_ms;
 		nfq_summary_merge(&w->sum, &s);
+		w->sum.files++;
+		w->sum.bytes_read += info->file_size;
 	}
-	w->sum.files++;
-	w->sum.bytes_read += info->file_size;
 	fy_store_reader_select(rd, q->cols);
 	if (q->window.set)
 		fy_store_reader_set_window(rd, q->window.from_ms,
 					   q->window.to_ms);
+	fy_store_reader_set_blocks(rd, it->first, it->end);
 	while (!w->stop) {
-		n = fy_store_reader_next(rd, w->buf, BATCH);
+		n = fy_store_reader_next_block(rd);
 		if (n == -EBADMSG) {
 			warn(w->sh, fy_store_reader_message(rd));
 			w->block_errors++;
@@ -208,30 +440,16 @@ static void scan_file(struct worker *w, const struct nfq_file *file)
 		}
 		if (n == 0)
 			break;
-		np = 0;
-		for (long i = 0; i < n; i++) {
-			struct fy_flow *f = &w->buf[i];
+		for (uint32_t from = 0; from < (uint32_t)n && !w->stop;
+		     from += BATCH) {
+			uint32_t cnt = (uint32_t)n - from < BATCH
+					       ? (uint32_t)n - from
+					       : BATCH;
 
-			w->sum.processed++;
-			if (!nfq_window_match(&q->window, f))
-				continue;
-			/* before the filter: "dst port 2048" is an echo
-			 * request in nfdump */
-			normalise(f);
-			if (q->filter && !fy_filter_match(q->filter, f))
-				continue;
-			w->pass[np++] = f;
-			/* -c: the first N flows that pass, then stop */
-			if (q->limit != NFQ_UNLIMITED &&
-			    atomic_fetch_add(&w->sh->passed, 1) + 1 >=
-				    q->limit) {
+			if ((r = scan_batch(w, from, cnt)) != 0) {
+				w->err = r;
 				w->stop = true;
-				break;
 			}
-		}
-		if (np && (r = sink(w, w->pass, np)) != 0) {
-			w->err = r;
-			w->stop = true;
 		}
 		if (over_budget(w))
 			w->stop = true;
@@ -240,10 +458,11 @@ static void scan_file(struct worker *w, const struct nfq_file *file)
 		flows_before = w->sum.processed;
 	}
 out:
-	if (!w->stop)
-		atomic_fetch_add(&w->sh->bytes_done, file->size);
-	nfq_progress_update(w->sh->progress, 0, file->size, true);
-	fy_store_reader_close(rd);
+	if (it->owner) {
+		if (!w->stop)
+			atomic_fetch_add(&w->sh->bytes_done, file->size);
+		nfq_progress_update(w->sh->progress, 0, file->size, true);
+	}
 }
 
 static void *worker_main(void *arg)
@@ -254,14 +473,69 @@ static void *worker_main(void *arg)
 
 	while (!w->stop) {
 		i = atomic_fetch_add(&w->sh->next, 1);
-		if (i >= q->n_files)
+		if (i >= w->sh->n_items)
 			break;
-		scan_file(w, &q->files[i]);
+		scan_item(w, &w->sh->items[i]);
 		if (q->limit != NFQ_UNLIMITED &&
 		    atomic_load(&w->sh->passed) >= q->limit)
 			break;
 	}
+	fy_store_reader_close(w->rd);
+	w->rd = NULL;
 	return NULL;
+}
+
+/*
+ * The work items: one per file, or, when there are fewer files than
+ * workers can share, ranges of blocks (the footers say how many).
+ */
+static int make_items(struct shared *sh)
+{
+	const struct nfq_query *q = sh->q;
+	size_t cap = q->n_files, n = 0, i;
+	struct item *v;
+
+	if ((v = malloc((cap ? cap : 1) * sizeof(*v))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < q->n_files; i++) {
+		struct fy_store_reader *rd = NULL;
+		size_t nb = 0, per, b;
+
+		if (sh->nw > 1 && q->n_files < 4 * (size_t)sh->nw &&
+		    fy_store_reader_open(&rd, q->files[i].path, NULL, 0) == 0) {
+			nb = fy_store_reader_info(rd)->n_blocks;
+			fy_store_reader_close(rd);
+		}
+		per = (nb + 4 * sh->nw - 1) / (4 * sh->nw);
+		if (per < ITEM_MIN_BLOCKS)
+			per = ITEM_MIN_BLOCKS;
+		if (nb <= per) {
+			v[n++] = (struct item){i, 0, SIZE_MAX, true};
+			continue;
+		}
+		for (b = 0; b < nb; b += per) {
+			if (n == cap) {
+				struct item *nv;
+
+				cap *= 2;
+				if ((nv = realloc(v, cap * sizeof(*v))) ==
+				    NULL) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+			}
+			/* the last range runs to the end: a file still
+			 * written may have more blocks by now */
+			v[n++] = (struct item){i, b,
+					       b + per < nb ? b + per
+							    : SIZE_MAX,
+					       b == 0};
+		}
+	}
+	sh->items = v;
+	sh->n_items = n;
+	return 0;
 }
 
 static int worker_init(struct worker *w, struct shared *sh)
@@ -270,11 +544,18 @@ static int worker_init(struct worker *w, struct shared *sh)
 	size_t i;
 	int r;
 
+	unsigned id = w->id;
+
 	memset(w, 0, sizeof(*w));
+	w->id = id;
 	w->sh = sh;
-	w->buf = malloc(BATCH * sizeof(*w->buf));
+	/* zeroed once: fields no column of the query fills stay zero */
+	w->buf = calloc(BATCH, sizeof(*w->buf));
 	w->pass = malloc(BATCH * sizeof(*w->pass));
-	if (w->buf == NULL || w->pass == NULL)
+	w->sel = malloc(BATCH * sizeof(*w->sel));
+	w->cand = malloc(BATCH * sizeof(*w->cand));
+	if (w->buf == NULL || w->pass == NULL || w->sel == NULL ||
+	    w->cand == NULL)
 		return -ENOMEM;
 	if (q->aggregate) {
 		if ((r = nfq_agg_init(&w->agg, &q->agg_key, q->bidir)) != 0)
@@ -299,8 +580,11 @@ static void worker_free(struct worker *w)
 {
 	size_t i;
 
+	fy_store_reader_close(w->rd);
 	free(w->buf);
 	free(w->pass);
+	free(w->sel);
+	free(w->cand);
 	free(w->sorted);
 	if (w->have_agg)
 		nfq_agg_free(&w->agg);
@@ -347,8 +631,6 @@ static int run_pass(const struct nfq_query *q, const struct pass *p,
 	/* -b: the first flow seen sets a record's direction: file order */
 	if (q->aggregate && q->bidir)
 		nw = 1;
-	if (nw > q->n_files)
-		nw = q->n_files ? (unsigned)q->n_files : 1;
 	memset(&sh, 0, sizeof(sh));
 	sh.q = q;
 	sh.pass = p;
@@ -360,6 +642,27 @@ static int run_pass(const struct nfq_query *q, const struct pass *p,
 	pthread_mutex_init(&sh.msg_lock, NULL);
 	for (size_t k = 0; k < q->n_files; k++)
 		total += q->files[k].size;
+	/* the window and the filter read these first; ICMP type and code
+	 * go into dst_port before the filter sees it */
+	sh.normalise = (q->cols & COL(DST_PORT)) != 0;
+	if (q->filter || q->window.set) {
+		sh.pre_mask = q->filter ? fy_filter_columns(q->filter) : 0;
+		if (q->window.set)
+			sh.pre_mask |= COL(FIRST_MS) | COL(LAST_MS);
+		if (sh.normalise)
+			sh.pre_mask |= COL(DST_PORT) | COL(PROTO) |
+				       COL(ICMP_TYPE) | COL(ICMP_CODE);
+		sh.pre_mask &= q->cols;
+		sh.check = true;
+	}
+	if (make_items(&sh) != 0) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto out_lock;
+	}
+	if (nw > sh.n_items)
+		nw = sh.n_items ? (unsigned)sh.n_items : 1;
+	sh.nw = nw;
 	if (q->progress)
 		sh.progress = nfq_progress_start(total, q->n_files);
 	if ((ws = calloc(nw, sizeof(*ws))) == NULL) {
@@ -368,6 +671,7 @@ static int run_pass(const struct nfq_query *q, const struct pass *p,
 		goto out_progress;
 	}
 	for (i = 0; i < nw; i++) {
+		ws[i].id = i;
 		if ((r = worker_init(&ws[i], &sh)) != 0) {
 			snprintf(err, errlen, "out of memory");
 			goto out_workers;
@@ -437,6 +741,8 @@ out_workers:
 	free(ws);
 out_progress:
 	nfq_progress_stop(sh.progress);
+	free(sh.items);
+out_lock:
 	pthread_mutex_destroy(&sh.msg_lock);
 	return r;
 }
@@ -492,15 +798,288 @@ static int keep_finalists(const struct nfq_query *q, struct nfq_result *res,
 	return 0;
 }
 
+/*
+ * A zeroed array for bucket sums, on huge pages where the kernel gives
+ * them: random adds all over 100 MB otherwise miss the TLB on nearly every
+ * flow, and in a VM a page walk costs more than the cache miss.
+ */
+static uint32_t *sums_alloc(size_t n)
+{
+	const size_t huge = 2u << 20;
+	size_t bytes = n * sizeof(uint32_t);
+	void *p;
+
+	if (bytes < huge)
+		return calloc(n, sizeof(uint32_t));
+	if (posix_memalign(&p, huge, bytes) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	memset(p, 0, bytes);
+	return p;
+}
+
+/*
+ * The value that the `want`-th largest of v[0..n) has (want >= 1), by
+ * radix selection on bytes, most significant first: 8 counting sweeps,
+ * no copy of the array.
+ */
+static uint32_t kth_largest(const uint32_t *v, size_t n, uint64_t want)
+{
+	uint32_t prefix = 0, pmask = 0, max = 0;
+	uint64_t cnt[256];
+	int shift, b;
+	size_t i;
+
+	/* leading bytes that are zero everywhere need no sweep */
+	for (i = 0; i < n; i++)
+		max = v[i] > max ? v[i] : max;
+	for (shift = 24; shift > 0 && (max >> shift) == 0; shift -= 8)
+		pmask |= (uint32_t)0xff << shift;
+	for (; shift >= 0; shift -= 8) {
+		memset(cnt, 0, sizeof(cnt));
+		for (i = 0; i < n; i++)
+			if ((v[i] & pmask) == prefix)
+				cnt[(v[i] >> shift) & 0xff]++;
+		for (b = 255; b > 0 && cnt[b] < want; b--)
+			want -= cnt[b];
+		prefix |= (uint32_t)b << shift;
+		pmask |= (uint32_t)0xff << shift;
+	}
+	return prefix;
+}
+
+/* Whether -s record of q can be counted in bounded memory by buckets. */
+static bool prunable(const struct nfq_query *q, struct sketch *sk)
+{
+	uint64_t flows = 0;
+	size_t i, k, recs = 0;
+
+	memset(sk, 0, sizeof(*sk));
+	if (q->aggregate || q->list || q->sort_buffer || q->top_n == 0 ||
+	    q->limit != NFQ_UNLIMITED || q->mem_budget == 0)
+		return false;
+	for (i = 0; i < q->n_stats; i++) {
+		const struct nfq_stat_spec *sp = &q->stat_specs[i];
+
+		if (sp->type != NFQ_ST_RECORD)
+			continue;
+		recs++;
+		for (k = 0; k < sp->n_orders; k++) {
+			enum nfq_order o = sp->orders[k];
+			unsigned j;
+
+			/* only sums: a bucket's sum bounds each key's */
+			if (o != NFQ_ORD_FLOWS && o != NFQ_ORD_PACKETS &&
+			    o != NFQ_ORD_BYTES)
+				return false;
+			for (j = 0; j < sk->n_orders && sk->order[j] != o; j++)
+				;
+			if (j == sk->n_orders)
+				sk->order[sk->n_orders++] = o;
+		}
+	}
+	if (recs == 0)
+		return false;
+	for (i = 0; i < q->n_files; i++) {
+		struct fy_store_reader *rd;
+
+		if (fy_store_reader_open(&rd, q->files[i].path, NULL, 0) != 0)
+			continue;
+		flows += fy_store_reader_info(rd)->stats.all.flows;
+		fy_store_reader_close(rd);
+	}
+	if (flows < SKETCH_MIN_FLOWS)
+		return false;
+	/* about two buckets per flow, within the byte cap */
+	sk->n_sums = q->threads ? q->threads : 1;
+	sk->bits = 10;
+	while (sk->bits < 40 && (UINT64_C(1) << sk->bits) < 2 * flows &&
+	       (UINT64_C(2) << sk->bits) * 4 * sk->n_orders * sk->n_sums <=
+		       SKETCH_MAX_BYTES)
+		sk->bits++;
+	return true;
+}
+
+/*
+ * Second pass of scan_pruned with the `want` largest buckets of each
+ * order (ties included) as candidates; *ok tells whether the top N of
+ * every -s record order is then exact. rb is the pass's result.
+ */
+static int count_candidates(const struct nfq_query *q, struct sketch *sk,
+			    uint64_t want, struct nfq_result *rb, bool *ok,
+			    char *err, size_t errlen)
+{
+	const size_t nb = (size_t)1 << sk->bits;
+	struct pass pb = {0, 1, false, PASS_CANDIDATES, sk};
+	bool over;
+	size_t i, k;
+	unsigned o;
+	int r;
+
+	memset(sk->cand, 0, nb / 8 + 8);
+	for (o = 0; o < sk->n_orders; o++) {
+		const uint32_t *v = sk->sum[o];
+
+		sk->cut[o] = kth_largest(v, nb, want);
+		if (sk->cut[o] == 0)
+			sk->cut[o] = 1; /* empty buckets hold no key */
+		sk->below[o] = 0;
+		for (i = 0; i < nb; i++) {
+			if (v[i] >= sk->cut[o])
+				sk->cand[i >> 6] |= UINT64_C(1) << (i & 63);
+			else if (v[i] > sk->below[o])
+				sk->below[o] = v[i];
+		}
+	}
+	*ok = false;
+	if ((r = run_pass(q, &pb, rb, &over, err, errlen)) != 0)
+		return r;
+	if (over) /* the candidates alone are over the budget */
+		return 0;
+	/* exact when the N-th counted key beats every bucket left out */
+	for (i = 0; i < rb->n_stats; i++) {
+		const struct nfq_stat *st = &rb->stats[i];
+
+		if (st->spec.type != NFQ_ST_RECORD)
+			continue;
+		for (k = 0; k < st->spec.n_orders; k++) {
+			enum nfq_order ord = st->spec.orders[k];
+			size_t *idx, got;
+			uint64_t nth;
+
+			for (o = 0; sk->order[o] != ord; o++)
+				;
+			if (nfq_ht_top(st->agg.ht, ord, q->top_n, &idx,
+				       &got) != 0) {
+				nfq_result_free(rb);
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			nth = got ? nfq_order_value(
+					    ord, nfq_ht_entry(st->agg.ht,
+							      idx[got - 1],
+							      NULL))
+				  : 0;
+			free(idx);
+			if (got < q->top_n || nth <= sk->below[o])
+				return 0;
+		}
+	}
+	*ok = true;
+	return 0;
+}
+
+/*
+ * -s record in two passes with bounded memory, exact. The first pass does
+ * all the rest of the query and adds, for each order of -s record (flows,
+ * packets, bytes), each flow's value into one of 2^bits buckets picked by
+ * the hash of its record key. A bucket's sum is at least the total of
+ * every key in it. The cut is the sum of the C-th largest bucket; the
+ * second pass counts exactly the keys of the buckets at or over the cut.
+ * When the N-th of those keys is larger than every bucket under the cut,
+ * no key left out can be in the top N and the answer is exact. Otherwise
+ * (a few huge buckets of small keys) *done stays false and the caller
+ * counts the usual way.
+ */
+static int scan_pruned(const struct nfq_query *q, struct sketch *sk,
+		       struct nfq_result *res, bool *done, char *err,
+		       size_t errlen)
+{
+	const size_t nb = (size_t)1 << sk->bits;
+	struct pass pa = {0, 1, true, PASS_SKETCH, sk};
+	struct nfq_result rb;
+	uint64_t want;
+	bool over;
+	size_t i;
+	unsigned o;
+	int r = 0;
+
+	*done = false;
+	if ((sk->cand = malloc(nb / 8 + 8)) == NULL)
+		return 0;
+	if ((sk->sums = calloc((size_t)sk->n_sums * sk->n_orders,
+			       sizeof(*sk->sums))) == NULL) {
+		free(sk->cand);
+		return 0;
+	}
+	for (i = 0; i < (size_t)sk->n_sums * sk->n_orders; i++)
+		if ((sk->sums[i] = sums_alloc(nb)) == NULL)
+			goto out;
+	if ((r = run_pass(q, &pa, res, &over, err, errlen)) != 0)
+		goto out;
+	for (o = 0; o < sk->n_orders; o++) {
+		sk->sum[o] = sk->sums[o];
+		for (unsigned t = 1; t < sk->n_sums; t++) {
+			uint32_t *v = sk->sums[t * sk->n_orders + o];
+
+			for (i = 0; i < nb; i++) {
+				uint64_t x = (uint64_t)sk->sum[o][i] + v[i];
+
+				sk->sum[o][i] = x > UINT32_MAX ? UINT32_MAX
+							       : (uint32_t)x;
+			}
+			free(v);
+			sk->sums[t * sk->n_orders + o] = NULL;
+		}
+	}
+	/*
+	 * Candidates: a 64th of the buckets at first (ample unless the top
+	 * keys are small next to pairs of colliding ones); four times more
+	 * while that was not enough, the first pass's sums staying valid.
+	 */
+	for (want = nb / 64 ? nb / 64 : 1;; want *= 4) {
+		bool ok = true;
+
+		if ((r = count_candidates(q, sk, want, &rb, &ok, err,
+					  errlen)) != 0)
+			goto fail;
+		if (ok)
+			break;
+		nfq_result_free(&rb);
+		if (want >= nb / 4)
+			goto fail;
+	}
+	/* the first pass's -s record tables are empty: take the counted */
+	for (i = 0; i < res->n_stats; i++) {
+		if (res->stats[i].spec.type == NFQ_ST_RECORD) {
+			nfq_stat_free(&res->stats[i]);
+			res->stats[i] = rb.stats[i];
+		} else {
+			nfq_stat_free(&rb.stats[i]);
+		}
+	}
+	rb.n_stats = 0; /* what is left of it was moved or freed */
+	nfq_result_free(&rb);
+	res->passes = 2;
+	*done = true;
+	goto out;
+fail:
+	nfq_result_free(res);
+out:
+	for (i = 0; i < (size_t)sk->n_sums * sk->n_orders; i++)
+		free(sk->sums[i]);
+	free(sk->sums);
+	free(sk->cand);
+	return r;
+}
+
 int nfq_scan(const struct nfq_query *q, struct nfq_result *res, char *err,
 	     size_t errlen)
 {
-	struct pass all = {0, 1, true};
+	struct pass all = {0, 1, true, PASS_ALL, NULL};
+	struct sketch sk;
 	uint64_t est, nparts, p;
-	bool over;
+	bool over, done;
 	size_t i;
 	int r;
 
+	if (prunable(q, &sk)) {
+		r = scan_pruned(q, &sk, res, &done, err, errlen);
+		if (r || done)
+			return r;
+	}
 	r = run_pass(q, &all, res, &over, err, errlen);
 	if (r || !over)
 		return r;
@@ -535,7 +1114,8 @@ int nfq_scan(const struct nfq_query *q, struct nfq_result *res, char *err,
 		nparts = 4096;
 	nfq_result_free(res);
 	for (p = 0; p < nparts; p++) {
-		struct pass ps = {(unsigned)p, (unsigned)nparts, p == 0};
+		struct pass ps = {(unsigned)p, (unsigned)nparts, p == 0,
+				  PASS_ALL, NULL};
 		struct nfq_result pr;
 
 		if ((r = run_pass(q, &ps, &pr, &over, err, errlen)) != 0)

@@ -6,6 +6,10 @@
 #   check.sh unit NAME...           $BUILD/tests/NAME, if it built
 #   check.sh asan NAME...           $BUILD/asan/tests/NAME under ASan/UBSan
 #   check.sh integration SCRIPT...  each executable tests/integration/*.sh
+#   check.sh asan-integration SCRIPT...
+#                                   the same against $BUILD/asan-bin, the
+#                                   programs built with ASan/UBSan; any
+#                                   sanitizer report fails the script
 #   check.sh fuzz SECONDS NAME...   $BUILD/fuzz/NAME for SECONDS each
 #   check.sh fail WHAT REASON       records a failure that is not a test run
 #   check.sh summary                lists the failures, prints the closing
@@ -64,7 +68,7 @@ unit()
 
 integration()
 {
-	local s name
+	local s name t0
 	echo "==> integration tests ($# scripts, BIN=$BIN)"
 	for s in "$@"; do
 		name=integration/${s##*/}
@@ -77,7 +81,57 @@ integration()
 			continue
 		fi
 		echo "--- $name"
+		t0=$SECONDS
 		run "$name" "$TEST_TIMEOUT" "./$s"
+		echo "    ($((SECONDS - t0)) s)"
+	done
+}
+
+# Sanitizer reports go to files (log_path), one per process, so that a
+# report of a daemon whose stderr a script discards, or whose exit status
+# it does not look at, still fails that script. The files are made in a
+# directory under /tmp that a daemon gone unprivileged (-u) may write,
+# and kept in $BUILD/asan/reports/SCRIPT. FY_SANITIZED=1 tells a script
+# that its programs are sanitized (slower, more resident memory).
+asan_integration()
+{
+	local s name tmp dir rc t0
+	local bin=$TOP/$BUILD/asan-bin
+	case $BUILD in /*) bin=$BUILD/asan-bin ;; esac
+	echo "==> integration tests under ASan/UBSan ($# scripts, BIN=$bin)"
+	rm -rf "$BUILD/asan/reports"
+	for s in "$@"; do
+		name=asan-integration/${s##*/}
+		if [ ! -x "$s" ]; then
+			continue
+		fi
+		if [ ! -e "$OK/asan-programs" ]; then
+			fail "$name" "not run: the sanitizer programs did not build"
+			continue
+		fi
+		tmp=$(mktemp -d /tmp/flowyard-asan.XXXXXX) || exit 1
+		chmod 0777 "$tmp"
+		echo "--- $name"
+		t0=$SECONDS
+		BIN=$bin FY_SANITIZED=1 \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:log_path=$tmp/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$tmp/ubsan \
+			timeout -k 10 "$TEST_TIMEOUT" "./$s"
+		rc=$?
+		if [ -n "$(ls -A "$tmp")" ]; then
+			dir=$BUILD/asan/reports/${s##*/}
+			mkdir -p "$dir" && cp "$tmp"/* "$dir"/
+			head -n 40 "$tmp"/*
+			fail "$name" "sanitizer report(s) in $dir (exit $rc)"
+		elif [ "$rc" -eq 0 ]; then
+			pass "$name"
+		elif [ "$rc" -eq 124 ]; then
+			fail "$name" "timed out after ${TEST_TIMEOUT}s"
+		else
+			fail "$name" "exit $rc"
+		fi
+		echo "    ($((SECONDS - t0)) s)"
+		rm -rf "$tmp"
 	done
 }
 
@@ -143,11 +197,12 @@ asan)
 	unit asan "$BUILD/asan/tests" "$@"
 	;;
 integration) integration "$@" ;;
+asan-integration) asan_integration "$@" ;;
 fuzz) fuzz "$@" ;;
 fail) fail "$1" "$2" ;;
 summary) summary ;;
 *)
-	echo "usage: $0 unit|asan|integration|fuzz|fail|summary ..." >&2
+	echo "usage: $0 unit|asan|integration|asan-integration|fuzz|fail|summary ..." >&2
 	exit 2
 	;;
 esac

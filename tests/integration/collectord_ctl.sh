@@ -22,24 +22,6 @@ chmod 0711 "$WORK"
 mkdir -m 0755 "$WORK/run"
 SOCK=$WORK/run/cd.sock
 
-ctl()
-{
-	OUT=$("$CTL" "$@") || fail "ctlcall $*: $OUT"
-}
-
-ctl_err()
-{
-	local code=$1
-	shift
-	OUT=$("$CTL" "$@" 2>/dev/null) && fail "ctlcall $*: no error: $OUT"
-	[ "$(line error)" = "$code" ] || fail "ctlcall $*: want error $code: $OUT"
-}
-
-line()
-{
-	echo "$OUT" | sed -n "s/^$1=//p" | head -1
-}
-
 # Two free UDP ports at once (python starts slowly on a loaded machine).
 read -r P1 P2 < <(python3 -S -c '
 import socket

@@ -501,8 +501,9 @@ for args, word in ((['-r', mixed, '-n', 'x'], '-n/--collector'),
 e = cli(['-r', '/nonexistent.pcap', '-n', '127.0.0.1:9'], 1)
 if '/nonexistent.pcap' not in e:
     fail('a missing capture file is not named: ' + e)
-e = cli(['-r', mixed, '-n', '127.0.0.1:9', 'tcp', 'port'], 1)
-if 'filter' not in e:
+# a filter's syntax is checked with the options, before the capture opens
+e = cli(['-r', mixed, '-n', '127.0.0.1:9', 'tcp', 'port'], 2)
+if '-f/--filter' not in e:
     fail('a bad filter is not reported: ' + e)
 
 shutil.rmtree(tmp, ignore_errors=True)

@@ -68,3 +68,38 @@ field()
 {
 	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
+
+# For the control-socket tests: $CTL is tests/tools' ctlcall.
+: "${CTL:=$TOOLS/ctlcall}"
+
+# ctl ARGS...: runs ctlcall, its output in $OUT; fails unless it replied.
+ctl()
+{
+	OUT=$("$CTL" "$@") || fail "ctlcall $*: $OUT"
+}
+
+# ctl_err CODE ARGS...: ctlcall must fail with error CODE.
+ctl_err()
+{
+	local code=$1
+	shift
+	OUT=$("$CTL" "$@" 2>/dev/null) && fail "ctlcall $*: no error: $OUT"
+	[ "$(line error)" = "$code" ] || fail "ctlcall $*: want error $code: $OUT"
+}
+
+# line KEY: the value of the first line KEY=... of $OUT.
+line()
+{
+	echo "$OUT" | sed -n "s/^$1=//p" | head -1
+}
+
+# wait_log FILE TEXT: until FILE holds TEXT, at most 5 s.
+wait_log()
+{
+	local i
+	for i in $(seq 50); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no '$2' in $1: $(cat "$1")"
+}

@@ -17,6 +17,11 @@
  * alone, so a benchmark measures the collector, not flow making. Output
  * gains "build_seconds=S rate=R" (R: flows per second achieved while
  * sending; seconds= is the sending phase alone).
+ *
+ * `--exporters N` plays N exporters at once: N sockets (sources
+ * 127.0.0.1..127.0.0.N when the collector is on 127/8, else N ports), each
+ * with an encoder and sequence numbers of its own; flow i goes to exporter
+ * i mod N, so together they send the same flows as one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,11 +42,24 @@
 struct pmsg {
 	size_t off;
 	uint32_t len;
+	unsigned exp; /* the exporter (socket) sending it */
 	unsigned long flows; /* flows carried by this and earlier messages */
 };
 
-struct gen {
+#define MAX_EXPORTERS 250
+
+struct gen;
+
+/* One exporter: what the encoder's send callback gets. */
+struct exporter {
+	struct gen *g;
+	unsigned idx;
 	int fd;
+};
+
+struct gen {
+	struct exporter *exp; /* nexp of them */
+	unsigned nexp;
 	unsigned long skip_every;
 	unsigned long messages;
 	unsigned long skipped;
@@ -74,13 +92,15 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 	return p;
 }
 
-static int keep_msg(struct gen *g, const uint8_t *msg, size_t len)
+static int keep_msg(struct gen *g, const uint8_t *msg, size_t len,
+		    unsigned exp)
 {
 	g->arena = grow(g->arena, &g->arena_cap, g->arena_len + len, 1);
 	g->msgs = grow(g->msgs, &g->msgs_cap, g->nmsgs + 1, sizeof(*g->msgs));
 	memcpy(g->arena + g->arena_len, msg, len);
 	g->msgs[g->nmsgs].off = g->arena_len;
 	g->msgs[g->nmsgs].len = (uint32_t)len;
+	g->msgs[g->nmsgs].exp = exp;
 	g->msgs[g->nmsgs].flows = g->added;
 	g->nmsgs++;
 	g->arena_len += len;
@@ -116,7 +136,8 @@ static double mono(void)
 
 static int send_msg(void *arg, const uint8_t *msg, size_t len)
 {
-	struct gen *g = arg;
+	struct exporter *x = arg;
+	struct gen *g = x->g;
 
 	g->messages++;
 	if (g->skip_every && g->messages % g->skip_every == 0) {
@@ -124,8 +145,8 @@ static int send_msg(void *arg, const uint8_t *msg, size_t len)
 		return 0;
 	}
 	if (g->prebuild)
-		return keep_msg(g, msg, len);
-	if (send(g->fd, msg, len, 0) < 0) {
+		return keep_msg(g, msg, len, x->idx);
+	if (send(x->fd, msg, len, 0) < 0) {
 		g->errors++;
 		return -errno;
 	}
@@ -214,6 +235,11 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 					;
 			}
 		}
+		/* one sendmmsg per run of one exporter's messages */
+		for (j = 1; j < n; j++)
+			if (g->msgs[k + j].exp != g->msgs[k].exp)
+				break;
+		n = j;
 		for (j = 0; j < n; j++) {
 			iov[j].iov_base = g->arena + g->msgs[k + j].off;
 			iov[j].iov_len = g->msgs[k + j].len;
@@ -221,7 +247,8 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 			mm[j].msg_hdr.msg_iov = &iov[j];
 			mm[j].msg_hdr.msg_iovlen = 1;
 		}
-		r = sendmmsg(g->fd, mm, (unsigned int)n, 0);
+		r = sendmmsg(g->exp[g->msgs[k].exp].fd, mm, (unsigned int)n,
+			     0);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == ENOBUFS)
@@ -260,11 +287,14 @@ static void usage(void)
 	      "                messages with sendmmsg, paced at -r\n"
 	      "  --batch N     datagrams per sendmmsg with --prebuild "
 	      "(default 16)\n"
-	      "  -6 PERCENT    share of IPv6 flows (default 0)\n",
+	      "  -6 PERCENT    share of IPv6 flows (default 0)\n"
+	      "  --exporters N play N exporters (1..250): sources 127.0.0.1..N\n"
+	      "                for a collector on 127/8, else N ports\n",
 	      stderr);
 }
 
-static int connect_to(const char *hostport)
+/* idx >= 0: bind to 127.0.0.(idx + 1) first when the target is on 127/8. */
+static int connect_to(const char *hostport, int idx)
 {
 	char host[256], *colon;
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai;
@@ -289,6 +319,21 @@ static int connect_to(const char *hostport)
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+	if (fd >= 0 && idx >= 0 && ai->ai_family == AF_INET &&
+	    (ntohl(((struct sockaddr_in *)(void *)ai->ai_addr)
+			   ->sin_addr.s_addr) >>
+	     24) == 127) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+
+		sa.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)idx);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			fprintf(stderr, "flowgen: bind 127.0.0.%d: %s\n",
+				idx + 1, strerror(errno));
+			close(fd);
+			freeaddrinfo(ai);
+			return -1;
+		}
+	}
 	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
 		fprintf(stderr, "flowgen: -n %s: %s\n", hostport,
 			strerror(errno));
@@ -307,6 +352,7 @@ int main(int argc, char **argv)
 		{"per-msg", required_argument, NULL, 'p'},
 		{"prebuild", no_argument, NULL, 'P'},
 		{"batch", required_argument, NULL, 'b'},
+		{"exporters", required_argument, NULL, 'X'},
 		{NULL, 0, NULL, 0},
 	};
 	struct fy_nfenc_cfg cfg = {.version = 10};
@@ -314,8 +360,10 @@ int main(int argc, char **argv)
 	unsigned long count = 100000, rate = 0, seed = 1, v6pct = 0;
 	unsigned long per_msg = 0, batch = 16, i;
 	double built = 0;
-	struct gen g = {.fd = -1};
-	struct fy_nfenc *e;
+	struct gen g = {0};
+	struct fy_nfenc **enc;
+	unsigned long *nadded;
+	unsigned nexp = 1, x;
 	uint64_t packets = 0, bytes = 0, t0;
 	double start;
 	int o;
@@ -357,6 +405,14 @@ int main(int argc, char **argv)
 		case 'P':
 			g.prebuild = 1;
 			break;
+		case 'X':
+			nexp = (unsigned)strtoul(optarg, NULL, 10);
+			if (nexp < 1 || nexp > MAX_EXPORTERS) {
+				fprintf(stderr, "flowgen: --exporters 1..%d\n",
+					MAX_EXPORTERS);
+				return 2;
+			}
+			break;
 		case 'b':
 			batch = strtoul(optarg, NULL, 10);
 			if (batch < 1 || batch > 1024) {
@@ -373,19 +429,31 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	g.fd = connect_to(target);
-	if (g.fd < 0)
+	g.nexp = nexp;
+	g.exp = calloc(nexp, sizeof(*g.exp));
+	enc = calloc(nexp, sizeof(*enc));
+	nadded = calloc(nexp, sizeof(*nadded));
+	if (g.exp == NULL || enc == NULL || nadded == NULL) {
+		fprintf(stderr, "flowgen: out of memory\n");
 		return 1;
+	}
 	rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
 	t0 = now_ms();
 	cfg.boot_ms = t0 - 3600000;
-	e = fy_nfenc_new(&cfg, send_msg, &g);
-	if (e == NULL) {
-		fprintf(stderr,
-			"flowgen: bad encoder settings (version %u, "
-			"mtu %u)\n",
-			cfg.version, cfg.mtu);
-		return 2;
+	for (x = 0; x < nexp; x++) {
+		g.exp[x].g = &g;
+		g.exp[x].idx = x;
+		g.exp[x].fd = connect_to(target, nexp > 1 ? (int)x : -1);
+		if (g.exp[x].fd < 0)
+			return 1;
+		enc[x] = fy_nfenc_new(&cfg, send_msg, &g.exp[x]);
+		if (enc[x] == NULL) {
+			fprintf(stderr,
+				"flowgen: bad encoder settings (version %u, "
+				"mtu %u)\n",
+				cfg.version, cfg.mtu);
+			return 2;
+		}
 	}
 	start = mono();
 	for (i = 0; i < count; i++) {
@@ -395,11 +463,12 @@ int main(int argc, char **argv)
 		make_flow(&f, t0 + i / 1000, v6);
 		packets += f.packets;
 		bytes += f.bytes;
+		x = (unsigned)(i % nexp);
 		g.added = i;
-		fy_nfenc_add(e, &f, t0 + i / 1000);
+		fy_nfenc_add(enc[x], &f, t0 + i / 1000);
 		g.added = i + 1;
-		if (per_msg && (i + 1) % per_msg == 0)
-			fy_nfenc_flush(e, t0 + i / 1000);
+		if (per_msg && ++nadded[x] % per_msg == 0)
+			fy_nfenc_flush(enc[x], t0 + i / 1000);
 		if (rate && !g.prebuild && i % 64 == 63) {
 			double due = start + (double)(i + 1) / (double)rate;
 			double wait = due - mono();
@@ -408,7 +477,8 @@ int main(int argc, char **argv)
 		}
 	}
 	g.added = count;
-	fy_nfenc_flush(e, t0 + count / 1000);
+	for (x = 0; x < nexp; x++)
+		fy_nfenc_flush(enc[x], t0 + count / 1000);
 	if (g.prebuild) {
 		built = mono() - start;
 		start = mono();
@@ -428,7 +498,12 @@ int main(int argc, char **argv)
 	}
 	free(g.arena);
 	free(g.msgs);
-	fy_nfenc_free(e);
-	close(g.fd);
+	for (x = 0; x < nexp; x++) {
+		fy_nfenc_free(enc[x]);
+		close(g.exp[x].fd);
+	}
+	free(enc);
+	free(nadded);
+	free(g.exp);
 	return g.errors ? 1 : 0;
 }
