@@ -59,7 +59,8 @@ FUZZ_TIMEOUT       ?= 10
 # would take `make check` near its 15-minute budget.
 ASAN_INTEG_SCRIPTS ?= collectord_basic.sh collectord_ctl.sh \
 		      collectord_diskfull.sh collectord_flood.sh \
-		      collectord_import.sh collectord_seq.sh exporterd_ctl.sh \
+		      collectord_import.sh collectord_seq.sh \
+		      collectord_threads.sh exporterd_ctl.sh \
 		      exporterd_live.sh exporterd_netns.sh exporterd_nfcapd.sh \
 		      exporterd_replay.sh exporterd_truth.sh \
 		      exporterd_unreach.sh nfq_basic.sh nfq_corrupt.sh \

@@ -17,13 +17,19 @@ Then two scaling figures, NetFlow v9 (SCALE_VERSION), one search each:
   --exporters: sources 127.0.0.1..N, each with its own encoder, templates
   and sequence numbers), into one directory for both collectors;
 - cores: each collector restricted to one CPU (taskset -c 1) and free on
-  both (the sender is never pinned here).
+  both (the sender is never pinned here), from CORES_EXPORTERS exporters;
+  with a third collector, collectord --recv-threads RECV_THREADS (a
+  SO_REUSEPORT socket and decoder per thread: the kernel spreads the
+  exporters over them). On 2 cores the sender needs CPU too, so the table
+  also gives CPU per flow and the receive threads' share of it.
 
 Environment: RATES (flows/s, comma separated), DURATION (seconds of traffic
 per step, 2), MIN_FLOWS (1000000), REPEAT (3), RCVBUF (bytes, both
 collectors, 4194304), VERSIONS (9,10), START_RATE (1000000), SEED (1),
 PIN (1: sender on CPU 0, collector on CPU 1), EXPORTERS (1,10,100),
-CORES (1,2), SCALE_VERSION (9), SCALE_REPEAT (1); SCALING=0 skips the
+CORES (1,2), CORES_EXPORTERS (10), RECV_THREADS (2), SCALE_VERSION (9),
+SCALE_REPEAT (1); SCALE_ONLY (cores or exporters: that scaling figure
+alone, without the protocol figures); SCALING=0 skips the
 scaling figures (a quick run: e.g. SCALING=0 REPEAT=1 VERSIONS=9).
 """
 
@@ -31,6 +37,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,15 +55,82 @@ START = bl.env_int("START_RATE", 1000000)
 SEED = bl.env_int("SEED", 1)
 EXPORTERS = bl.env_list("EXPORTERS", [1, 10, 100])
 CORES = bl.env_list("CORES", [1, 2])
+CORES_EXPORTERS = bl.env_int("CORES_EXPORTERS", 10)
+RECV_THREADS = bl.env_int("RECV_THREADS", 2)
 SCALE_VERSION = bl.env_int("SCALE_VERSION", 9)
 SCALE_REPEAT = bl.env_int("SCALE_REPEAT", 1)
 SCALING = os.environ.get("SCALING", "1") not in ("", "0")
+SCALE_ONLY = os.environ.get("SCALE_ONLY", "")
 # The sender "reached" a rate when it achieved this share of it.
 SENDER_SLACK = 0.97
 
 COLLECTORS = [
     (bl.Collectord, []),  # LZ4 fast is its default
     (bl.Nfcapd, ["-y"]),
+]
+
+
+
+def udp_sockets(port):
+    """[(rx_queue bytes, drops)] of every UDP socket bound to port."""
+    out = []
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    if int(p[1].rsplit(":", 1)[1], 16) == port:
+                        out.append((int(p[4].split(":")[1], 16),
+                                    int(p[12])))
+        except OSError:
+            pass
+    return out
+
+
+class CollectordThreads(bl.Collectord):
+    """collectord --recv-threads: several sockets on the port (their
+    queues and drops summed); "receive thread" CPU = its recv-* threads."""
+    name = "collectord-rt"
+
+    def drain(self, timeout=60):
+        deadline = time.time() + timeout
+        quiet = 0
+        last = bl.cpu_seconds(self.proc.pid)
+        while time.time() < deadline:
+            time.sleep(0.05)
+            q = udp_sockets(self.port)
+            c = bl.cpu_seconds(self.proc.pid)
+            if q and sum(x[0] for x in q) == 0 and (
+                    c is None or last is None or c - last < 0.015):
+                quiet += 1
+                if quiet >= 4:
+                    return
+            else:
+                quiet = 0
+            last = c
+
+    def socket_drops(self):
+        q = udp_sockets(self.port)
+        return sum(x[1] for x in q) if q else None
+
+    def stop(self, timeout=120):
+        recv = 0.0
+        task = "/proc/%d/task" % self.proc.pid
+        try:
+            for tid in os.listdir(task):
+                with open(os.path.join(task, tid, "comm")) as f:
+                    if f.read().startswith("recv-"):
+                        recv += bl.cpu_seconds(self.proc.pid,
+                                               int(tid)) or 0
+        except OSError:
+            pass
+        super().stop(timeout)
+        self.cpu_main = recv
+
+
+CORE_COLLECTORS = COLLECTORS + [
+    (CollectordThreads, ["--recv-threads", str(RECV_THREADS)]),
 ]
 
 steps = []
@@ -166,7 +240,7 @@ def main():
     bl.log("bench ingest: %s" % bl.machine())
     start_idx = min(range(len(LADDER)), key=lambda k: abs(LADDER[k] - START))
     summary = {}
-    for version in VERSIONS:
+    for version in ([] if SCALE_ONLY else VERSIONS):
         prev = {cls.name: start_idx for cls, _ in COLLECTORS}
         runs = {cls.name: [] for cls, _ in COLLECTORS}
         for run in range(REPEAT):
@@ -188,15 +262,19 @@ def main():
         summary[version] = runs
     scale = {}
     if SCALING:
-        for key, kw in ([("exporters", {"exporters": n}) for n in EXPORTERS]
-                        + [("cores", {"cores": n}) for n in CORES]):
-            prev = {cls.name: start_idx for cls, _ in COLLECTORS}
-            runs = {cls.name: [] for cls, _ in COLLECTORS}
+        for key, n, kw in (
+                [("exporters", n, {"exporters": n}) for n in EXPORTERS] +
+                [("cores", n, {"cores": n, "exporters": CORES_EXPORTERS})
+                 for n in CORES]):
+            if SCALE_ONLY and key != SCALE_ONLY:
+                continue
+            cols = CORE_COLLECTORS if key == "cores" else COLLECTORS
+            prev = {cls.name: start_idx for cls, _ in cols}
+            runs = {cls.name: [] for cls, _ in cols}
             for run in range(SCALE_REPEAT):
-                bl.log("v%d %s %d, run %d/%d" % (SCALE_VERSION, key,
-                                                 list(kw.values())[0],
+                bl.log("v%d %s %d, run %d/%d" % (SCALE_VERSION, key, n,
                                                  run + 1, SCALE_REPEAT))
-                order = COLLECTORS if run % 2 == 0 else COLLECTORS[::-1]
+                order = cols if run % 2 == 0 else cols[::-1]
                 outs = {cls.name: {} for cls, _ in order}
                 gens = [search(cls, extra, SCALE_VERSION, prev[cls.name],
                                outs[cls.name], **kw)
@@ -211,7 +289,7 @@ def main():
                     runs[name].append(o)
                     if o.get("best_idx") is not None:
                         prev[name] = o["best_idx"]
-            scale[(key, list(kw.values())[0])] = runs
+            scale[(key, n)] = runs
     report(summary, scale)
 
 
@@ -228,7 +306,8 @@ def scale_rows(scale, key):
         for name in runs:
             ok = [s for s in steps if s["daemon"] == name and s["ok"] and
                   s[key] == n and s["cpu_us_per_flow"] and
-                  s["version"] == SCALE_VERSION]
+                  s["version"] == SCALE_VERSION and
+                  (key == "cores" or s["cores"] is None)]
             cpu[name] = bl.median([s["cpu_us_per_flow"] for s in ok])
         rows.append([
             str(n),
@@ -237,6 +316,47 @@ def scale_rows(scale, key):
             ("≥ " if cap["nfcapd"] else "") + bl.fmt_rate(med["nfcapd"]),
             bl.fmt_ratio(bl.ratio(med["collectord"], med["nfcapd"])),
             "%.2f / %.2f" % (cpu["collectord"] or 0, cpu["nfcapd"] or 0),
+        ])
+    return rows
+
+
+def cores_rows(scale):
+    """collectord, collectord --recv-threads and nfcapd on 1 and 2 CPUs."""
+    rows = []
+    for (k, n), runs in scale.items():
+        if k != "cores":
+            continue
+        med, cap, cpu, recv = {}, {}, {}, {}
+        for name, rs in runs.items():
+            med[name] = bl.median([r.get("best") for r in rs])
+            cap[name] = any(r.get("capped") for r in rs)
+            ok = [s for s in steps if s["daemon"] == name and s["ok"] and
+                  s["cores"] == n and s["cpu_us_per_flow"] and
+                  s["version"] == SCALE_VERSION]
+            cpu[name] = bl.median([s["cpu_us_per_flow"] for s in ok])
+            recv[name] = bl.median([s["main_us_per_flow"] for s in ok
+                                    if s["main_us_per_flow"]])
+
+        def rate(name):
+            return ("≥ " if cap.get(name) else "") + \
+                bl.fmt_rate(med.get(name))
+
+        share = (recv["collectord-rt"] / cpu["collectord-rt"]
+                 if recv.get("collectord-rt") and cpu.get("collectord-rt")
+                 else None)
+        rows.append([
+            str(n), rate("collectord"), rate("collectord-rt"),
+            rate("nfcapd"),
+            bl.fmt_ratio(bl.ratio(med.get("collectord-rt"),
+                                  med.get("collectord"))),
+            bl.fmt_ratio(bl.ratio(med.get("collectord-rt"),
+                                  med.get("nfcapd"))),
+            "%.2f / %.2f / %.2f" % (cpu.get("collectord") or 0,
+                                    cpu.get("collectord-rt") or 0,
+                                    cpu.get("nfcapd") or 0),
+            "%.2f / %.2f" % (recv.get("collectord") or 0,
+                             recv.get("collectord-rt") or 0),
+            "%.0f%%" % (100 * share) if share else "-",
         ])
     return rows
 
@@ -293,12 +413,19 @@ def report(summary, scale):
                           scale_rows(scale, "exporters")),
                  "",
                  "### Cores: each collector on 1 CPU (taskset) or both "
-                 "(NetFlow v%d, %d run(s) each)" % (SCALE_VERSION,
-                                                    SCALE_REPEAT),
+                 "(NetFlow v%d, %d exporters, %d run(s) each)" % (
+                     SCALE_VERSION, CORES_EXPORTERS, SCALE_REPEAT),
                  "",
-                 bl.table(["collector cores", "collectord", "nfcapd -y",
-                           "ratio", "CPU µs/flow (cd / nfcapd)"],
-                          scale_rows(scale, "cores")),
+                 "cd-rt = collectord --recv-threads %d. Receive CPU: the "
+                 "receive thread (cd) or the %d receive threads (cd-rt); "
+                 "share: of cd-rt's CPU." % (RECV_THREADS, RECV_THREADS),
+                 "",
+                 bl.table(["collector cores", "collectord", "cd-rt",
+                           "nfcapd -y", "cd-rt / cd", "cd-rt / nfcapd",
+                           "CPU µs/flow (cd / cd-rt / nfcapd)",
+                           "receive µs/flow (cd / cd-rt)",
+                           "receive share"],
+                          cores_rows(scale)),
                  ""]
     text += ["Steps:",
              "",

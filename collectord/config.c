@@ -18,6 +18,7 @@
 #define DEFAULT_ROTATE 300
 #define DEFAULT_FLUSH_MS 1000
 #define DEFAULT_DYNAMIC_MAX 256
+#define DEFAULT_SESSION_IDLE 900 /* s; the decoder's own default: never */
 #define DEFAULT_SOCKET "/run/flowyard/collectord.sock"
 
 static void usage(FILE *out)
@@ -53,6 +54,10 @@ static void usage(FILE *out)
 		"      --pending-max SIZE  data kept while its template is "
 		"missing, per\n"
 		"                    listener (default 1M)\n"
+		"      --session-idle SECONDS  a session without a packet for "
+		"longer is forgotten\n"
+		"                    (its templates too; default 900, 0 = "
+		"never)\n"
 		"  -S N              sub directory layout 0..8 (nfcapd's; "
 		"default 1 = %%Y/%%m/%%d)\n"
 		"  -t SECONDS        rotation interval (default %d), aligned "
@@ -74,6 +79,10 @@ static void usage(FILE *out)
 		"  -B BYTES          socket receive buffer size (default 8 MiB)\n"
 		"      --flush-ms MS write buffered flows at least this often "
 		"(default %d)\n"
+		"      --recv-threads N  receive threads, each with its own "
+		"socket per listener\n"
+		"                    (SO_REUSEPORT) and decoder (default 1: "
+		"the main loop)\n"
 		"  -c FILE           configuration file (several listeners)\n"
 		"  -f CAPTURE        import export packets from a pcap/pcapng "
 		"file and exit\n"
@@ -334,6 +343,9 @@ static const struct limit_opt limit_opts[] = {
 	 offsetof(struct fy_nfdec_cfg, max_template_fields), 1, 65535, false},
 	{"pending-max", offsetof(struct fy_nfdec_cfg, pending_max_bytes), 1024,
 	 1ul << 30, true},
+	/* 0: never; at most 30 days */
+	{"session-idle", offsetof(struct fy_nfdec_cfg, session_idle_s), 0,
+	 2592000, false},
 };
 
 #define N_LIMIT_OPTS (sizeof(limit_opts) / sizeof(limit_opts[0]))
@@ -387,6 +399,8 @@ enum {
 	OPT_MAX_SESSION_TEMPLATES,
 	OPT_MAX_TEMPLATE_FIELDS,
 	OPT_PENDING_MAX,
+	OPT_SESSION_IDLE, /* the caps' options follow limit_opts' order */
+	OPT_RECV_THREADS,
 };
 
 static const struct option long_opts[] = {
@@ -406,6 +420,8 @@ static const struct option long_opts[] = {
 	{"max-template-fields", required_argument, NULL,
 	 OPT_MAX_TEMPLATE_FIELDS},
 	{"pending-max", required_argument, NULL, OPT_PENDING_MAX},
+	{"session-idle", required_argument, NULL, OPT_SESSION_IDLE},
+	{"recv-threads", required_argument, NULL, OPT_RECV_THREADS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -417,12 +433,14 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 	unsigned nn = 0, i, cmdline_limits = 0;
 	struct fy_nfdec_cfg cmd_limits;
 	int family = 0, o, print = 0;
+	unsigned cmd_recv_threads = 0;
 	char err[512];
 
 	memset(c, 0, sizeof(*c));
 	c->layout = 1;
 	c->rotate = DEFAULT_ROTATE;
 	c->flush_ms = DEFAULT_FLUSH_MS;
+	c->limits.session_idle_s = DEFAULT_SESSION_IDLE;
 	copy_str(c->socket_path, sizeof(c->socket_path), DEFAULT_SOCKET);
 	optind = 1;
 	while ((o = getopt_long(argc, argv,
@@ -531,6 +549,15 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 						 optarg);
 			c->flush_ms = (unsigned)v;
 			break;
+		case OPT_RECV_THREADS:
+			if (parse_uint(optarg, CFG_MAX_RECV_THREADS, &v) ||
+			    v < 1)
+				return opt_error(
+					"--recv-threads '%s': expected "
+					"1..%d",
+					optarg, CFG_MAX_RECV_THREADS);
+			cmd_recv_threads = (unsigned)v;
+			break;
 		case 'c':
 			if (copy_str(c->config_file, sizeof(c->config_file),
 				     optarg))
@@ -576,7 +603,8 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 		case OPT_MAX_TEMPLATES:
 		case OPT_MAX_SESSION_TEMPLATES:
 		case OPT_MAX_TEMPLATE_FIELDS:
-		case OPT_PENDING_MAX: {
+		case OPT_PENDING_MAX:
+		case OPT_SESSION_IDLE: {
 			const struct limit_opt *lo =
 				&limit_opts[o - OPT_MAX_SESSIONS];
 			char what[64];
@@ -610,6 +638,8 @@ int cfg_from_args(struct cfg *c, int argc, char **argv)
 		fprintf(stderr, "collectord: %s\n", err);
 		return -1;
 	}
+	if (cmd_recv_threads)
+		c->recv_threads = cmd_recv_threads;
 	for (i = 0; i < N_LIMIT_OPTS; i++)
 		if (cmdline_limits & (1u << i))
 			memcpy((char *)&c->limits + limit_opts[i].off,
@@ -787,6 +817,11 @@ static int file_setting(struct cfg *c, char **w, int n, char *msg, size_t len)
 		c->flush_ms = (unsigned)u;
 		return 0;
 	}
+	if (strcmp(k, "recv-threads") == 0 &&
+	    parse_uint(v, CFG_MAX_RECV_THREADS, &u) == 0 && u >= 1) {
+		c->recv_threads = (unsigned)u;
+		return 0;
+	}
 	if (strcmp(k, "exec") == 0)
 		return copy_str(c->exec, sizeof(c->exec), v);
 	if (strcmp(k, "max-age") == 0 &&
@@ -940,6 +975,10 @@ int cfg_finish(struct cfg *c, char *err, size_t errlen)
 	c->limits = *fy_nfdec_config(dec);
 	fy_nfdec_free(dec);
 
+	if (c->recv_threads == 0)
+		c->recv_threads = 1;
+	if (c->recv_threads > 1 && c->import[0])
+		c->recv_threads = 1; /* -f reads one capture in order */
 	if (c->nlisteners == 0) {
 		snprintf(err, errlen, "no listener configured");
 		return -1;
@@ -1001,6 +1040,7 @@ void cfg_print(const struct cfg *c, FILE *out)
 		c->layout, c->rotate, c->localtime ? "yes" : "no",
 		c->lz4_level);
 	fprintf(out, "flush-ms %u\n", c->flush_ms);
+	fprintf(out, "recv-threads %u\n", c->recv_threads);
 	if (c->rcvbuf)
 		fprintf(out, "rcvbuf %d\n", c->rcvbuf);
 	if (c->exec[0])

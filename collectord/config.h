@@ -25,6 +25,7 @@
 #define CFG_MAX_SOURCE_ADDRS 16
 #define CFG_PATH_MAX 1024
 #define CFG_IDENT_MAX 64
+#define CFG_MAX_RECV_THREADS 64
 
 struct cfg_source {
 	char ident[CFG_IDENT_MAX];
@@ -57,7 +58,10 @@ struct cfg {
 	uint64_t max_age_s;
 	uint64_t max_size;
 	unsigned flush_ms; /* blocks reach the disk at least this often */
-	bool daemon;	   /* -D */
+	/* receive threads, each with its own socket on every listener
+	 * (SO_REUSEPORT) and its own decoder; 1: the main loop receives */
+	unsigned recv_threads;
+	bool daemon; /* -D */
 	char pidfile[CFG_PATH_MAX];
 	char user[64];
 	char group[64];

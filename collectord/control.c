@@ -16,6 +16,32 @@
 #define VERSION "flowyard 0.1.0"
 #define PART_ITEMS 128 /* exporters or templates per reply part */
 
+/*
+ * The handlers read the receive side's state (decoders, routes, trees):
+ * with receive threads they hold them all (co_pause) while they do.
+ */
+
+/* Totals of a listener's decoders, one per receive thread. */
+static void listener_totals(const struct listener *l,
+			    struct fy_nfdec_totals *out)
+{
+	/* every field is a uint64_t counter: summed as an array, so that
+	 * a counter added to the decoder is summed too */
+	_Static_assert(sizeof(*out) % sizeof(uint64_t) == 0,
+		       "fy_nfdec_totals holds uint64_t counters only");
+	uint64_t *o = (uint64_t *)out;
+	unsigned k;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (k = 0; k < l->co->nlanes; k++) {
+		const uint64_t *t =
+			(const uint64_t *)fy_nfdec_totals(l->rx[k].dec);
+		for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+			o[i] += t[i];
+	}
+}
+
 /* Where a session's packets go, without making a -M tree for it. */
 static struct tree *tree_of(const struct listener *l, const struct fy_addr *a)
 {
@@ -44,7 +70,7 @@ static void addr_bytes(const struct fy_addr *a, ProtobufCBinaryData *out)
 
 /* ---- Limits: the caps of each listener and their hits ---- */
 
-#define LIMITS_PER_LISTENER 6
+#define LIMITS_PER_LISTENER 7
 
 struct limits {
 	Flowyard__Control__LimitInfo *v;
@@ -63,6 +89,7 @@ static int max_session_templates(void *arg,
 	return 0;
 }
 
+/* `hits` are refusals, summed in limit_hits; session-idle's are not. */
 static void limit_add(struct limits *lm, const char *name, uint32_t port,
 		      uint64_t limit, uint64_t used, uint64_t hits)
 {
@@ -76,7 +103,8 @@ static void limit_add(struct limits *lm, const char *name, uint32_t port,
 	li->used = used;
 	li->hits = hits;
 	lm->p[lm->n++] = li;
-	lm->hits += hits;
+	if (strcmp(name, "session-idle") != 0)
+		lm->hits += hits;
 }
 
 static void limits_free(struct limits *lm)
@@ -90,6 +118,7 @@ static void limits_free(struct limits *lm)
 /* Fills `lm` (free with limits_free); -ENOMEM or 0. */
 static int limits_collect(struct collector *co, struct limits *lm)
 {
+	uint64_t now = co_now_ms();
 	size_t i;
 
 	memset(lm, 0, sizeof(*lm));
@@ -103,14 +132,29 @@ static int limits_collect(struct collector *co, struct limits *lm)
 	}
 	for (i = 0; i < co->nlisteners; i++) {
 		const struct listener *l = &co->listeners[i];
-		const struct fy_nfdec_cfg *c = fy_nfdec_config(l->dec);
-		const struct fy_nfdec_totals *t = fy_nfdec_totals(l->dec);
+		/* every thread's decoder has the same caps; used and hits
+		 * are their sums (the caps hold per decoder) */
+		const struct fy_nfdec_cfg *c = fy_nfdec_config(l->rx[0].dec);
+		struct fy_nfdec_totals tot, *t = &tot;
 		uint32_t port = l->cfg->port;
-		struct fy_nfdec_usage u;
+		struct fy_nfdec_usage u = {0};
 		uint64_t most = 0;
+		unsigned k;
 
-		fy_nfdec_get_usage(l->dec, &u);
-		fy_nfdec_foreach_session(l->dec, max_session_templates, &most);
+		listener_totals(l, &tot);
+		for (k = 0; k < co->nlanes; k++) {
+			struct fy_nfdec_usage uk;
+			fy_nfdec_get_usage(l->rx[k].dec, &uk);
+			u.sessions += uk.sessions;
+			u.templates += uk.templates;
+			u.pending_bytes += uk.pending_bytes;
+			if (uk.oldest_seen_ms &&
+			    (!u.oldest_seen_ms ||
+			     uk.oldest_seen_ms < u.oldest_seen_ms))
+				u.oldest_seen_ms = uk.oldest_seen_ms;
+			fy_nfdec_foreach_session(l->rx[k].dec,
+						 max_session_templates, &most);
+		}
 		limit_add(lm, "max-sessions", port, c->max_sessions, u.sessions,
 			  t->sessions_rejected);
 		limit_add(lm, "max-templates", port, c->max_templates,
@@ -123,6 +167,13 @@ static int limits_collect(struct collector *co, struct limits *lm)
 			  c->max_template_fields, 0, t->templates_too_long);
 		limit_add(lm, "pending-max", port, c->pending_max_bytes,
 			  u.pending_bytes, t->pending_dropped);
+		/* used: seconds the least recently active session has been
+		 * quiet; hits: sessions evicted, which are not refusals */
+		limit_add(lm, "session-idle", port, c->session_idle_s,
+			  u.oldest_seen_ms && now > u.oldest_seen_ms
+				  ? (now - u.oldest_seen_ms) / 1000
+				  : 0,
+			  t->sessions_evicted);
 		if (l->cfg->dynamic_dir[0])
 			limit_add(lm, "max-exporters", port,
 				  l->cfg->dynamic_max, l->ndyn,
@@ -145,19 +196,21 @@ void co_log_limits(struct collector *co, uint64_t now_ms)
 
 	for (i = 0; i < co->nlisteners; i++) {
 		struct listener *l = &co->listeners[i];
-		const struct fy_nfdec_totals *t = fy_nfdec_totals(l->dec);
-		const struct fy_nfdec_cfg *c = fy_nfdec_config(l->dec);
-		const uint64_t hits[5] = {t->sessions_rejected,
-					  t->templates_over_max,
-					  t->templates_over_session,
-					  t->templates_too_long,
-					  t->pending_dropped};
+		struct fy_nfdec_totals tot, *t = &tot;
+		const struct fy_nfdec_cfg *c = fy_nfdec_config(l->rx[0].dec);
+		uint64_t hits[5];
 		const uint32_t lim[5] = {c->max_sessions, c->max_templates,
 					 c->max_templates_per_session,
 					 c->max_template_fields,
 					 c->pending_max_bytes};
 		bool logged = false;
 
+		listener_totals(l, &tot);
+		hits[0] = t->sessions_rejected;
+		hits[1] = t->templates_over_max;
+		hits[2] = t->templates_over_session;
+		hits[3] = t->templates_too_long;
+		hits[4] = t->pending_dropped;
 		/* the first hit of a cap at once, then a minute apart */
 		for (k = 0; k < 5; k++) {
 			if (hits[k] == l->caps_logged[k] ||
@@ -171,6 +224,18 @@ void co_log_limits(struct collector *co, uint64_t now_ms)
 			l->caps_logged[k] = hits[k];
 			logged = true;
 		}
+		/* evictions free room and refuse nothing: a notice */
+		if (t->sessions_evicted != l->caps_logged[5] &&
+		    (!l->caps_logged[5] || now_ms >= l->caps_log_ms + 60000)) {
+			fy_notice("listener port %u: %llu session(s) quiet for "
+				  "over --session-idle %u s evicted so far "
+				  "(nfq exporters)",
+				  l->cfg->port,
+				  (unsigned long long)t->sessions_evicted,
+				  c->session_idle_s);
+			l->caps_logged[5] = t->sessions_evicted;
+			logged = true;
+		}
 		if (logged)
 			l->caps_log_ms = now_ms;
 	}
@@ -178,10 +243,23 @@ void co_log_limits(struct collector *co, uint64_t now_ms)
 
 /* ---- Status ---- */
 
+static int status_reply(struct collector *co, struct fy_ctl_reply *r);
+
 static int h_status(void *arg, const Flowyard__Control__Request *req,
 		    struct fy_ctl_reply *r)
 {
 	struct collector *co = arg;
+	int rc;
+
+	(void)req;
+	co_pause(co);
+	rc = status_reply(co, r);
+	co_resume(co);
+	return rc;
+}
+
+static int status_reply(struct collector *co, struct fy_ctl_reply *r)
+{
 	Flowyard__Control__Response resp = FLOWYARD__CONTROL__RESPONSE__INIT;
 	Flowyard__Control__StatusReply st =
 		FLOWYARD__CONTROL__STATUS_REPLY__INIT;
@@ -199,7 +277,6 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 	size_t i;
 	int rc;
 
-	(void)req;
 	if (limits_collect(co, &lm))
 		return -ENOMEM;
 	lv = calloc(co->nlisteners + 1, sizeof(*lv));
@@ -227,16 +304,17 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 		snprintf(trees[i], sizeof(trees[i]), "%s",
 			 c->ident[0] ? c->dir : c->dynamic_dir);
 		lv[i].tree = trees[i];
-		lv[i].packets = l->packets;
-		lv[i].kernel_drops = l->kernel_drops;
-		cs.kernel_drops += l->kernel_drops;
+		lv[i].packets = listener_packets(l);
+		lv[i].kernel_drops = listener_kernel_drops(l);
+		cs.kernel_drops += lv[i].kernel_drops;
 		lp[i] = &lv[i];
 	}
 	cs.n_listeners = co->nlisteners;
 	cs.listeners = lp;
 	for (i = 0; i < trees_count(co->trees); i++) {
-		const struct tree_stats *ts =
-			tree_stats(trees_at(co->trees, i));
+		struct tree_stats tsv, *ts = &tsv;
+
+		tree_stats(co->trees, trees_at(co->trees, i), &tsv);
 		tot.packets += ts->packets;
 		tot.flows += ts->flows;
 		tot.bytes += ts->bytes;
@@ -244,11 +322,13 @@ static int h_status(void *arg, const Flowyard__Control__Request *req,
 		tot.lost_flows += ts->lost_flows;
 	}
 	for (i = 0; i < co->nlisteners; i++) {
-		const struct fy_nfdec_totals *dt =
-			fy_nfdec_totals(co->listeners[i].dec);
+		struct fy_nfdec_totals dtv, *dt = &dtv;
+
+		listener_totals(&co->listeners[i], &dtv);
 		tot.malformed += dt->malformed;
 		tot.bad_version += dt->bad_version;
 		tot.sessions_rejected += dt->sessions_rejected;
+		tot.sessions_evicted += dt->sessions_evicted;
 	}
 	trees_writer_stats(co->trees, &ws);
 	tot.files_written = ws.files_closed;
@@ -318,10 +398,16 @@ static int collect_sessions(struct collector *co, struct sess_vec *sv)
 {
 	size_t i;
 
+	unsigned k;
+
+	/* the kernel keeps an exporter on one socket: each session is in
+	 * one thread's decoder */
 	for (i = 0; i < co->nlisteners; i++) {
 		sv->l = &co->listeners[i];
-		if (fy_nfdec_foreach_session(sv->l->dec, collect_session, sv))
-			return -ENOMEM;
+		for (k = 0; k < co->nlanes; k++)
+			if (fy_nfdec_foreach_session(sv->l->rx[k].dec,
+						     collect_session, sv))
+				return -ENOMEM;
 	}
 	return 0;
 }
@@ -342,13 +428,33 @@ void co_session_counts(struct collector *co, uint32_t *sessions,
 			*no_template += sv.v[i].info.stats->no_template;
 		}
 	}
+	/* with what evicted sessions had counted: it never goes down */
+	for (i = 0; i < co->nlisteners; i++) {
+		struct fy_nfdec_totals t;
+
+		listener_totals(&co->listeners[i], &t);
+		*no_template += t.evicted_no_template;
+	}
 	free(sv.v);
 }
+
+static int exporters_reply(struct collector *co, struct fy_ctl_reply *r);
 
 static int h_exporters(void *arg, const Flowyard__Control__Request *req,
 		       struct fy_ctl_reply *r)
 {
 	struct collector *co = arg;
+	int rc;
+
+	(void)req;
+	co_pause(co);
+	rc = exporters_reply(co, r);
+	co_resume(co);
+	return rc;
+}
+
+static int exporters_reply(struct collector *co, struct fy_ctl_reply *r)
+{
 	uint64_t *cursor = fy_ctl_reply_cursor(r);
 	struct sess_vec sv = {0};
 	Flowyard__Control__ExporterInfo *ev = NULL, **ep = NULL;
@@ -356,7 +462,6 @@ static int h_exporters(void *arg, const Flowyard__Control__Request *req,
 	struct limits lm = {0};
 	int rc = 0;
 
-	(void)req;
 	if (collect_sessions(co, &sv) || limits_collect(co, &lm)) {
 		rc = -ENOMEM;
 		goto out;
@@ -546,9 +651,13 @@ static int h_templates(void *arg, const Flowyard__Control__Request *req,
 	}
 	tv->skip = *cursor;
 	rc = 0;
+	co_pause(co);
 	for (size_t i = 0; i < co->nlisteners && rc == 0; i++)
-		rc = fy_nfdec_foreach_template(co->listeners[i].dec,
-					       collect_template, tv);
+		for (unsigned k = 0; k < co->nlanes && rc == 0; k++)
+			rc = fy_nfdec_foreach_template(
+				co->listeners[i].rx[k].dec, collect_template,
+				tv);
+	co_resume(co);
 	if (rc >= 0) {
 		Flowyard__Control__Response resp =
 			FLOWYARD__CONTROL__RESPONSE__INIT;
@@ -595,11 +704,16 @@ static int h_rotate(void *arg, const Flowyard__Control__Request *req,
 	int rc;
 
 	if (ident) {
-		for (i = 0; i < trees_count(co->trees); i++)
+		size_t ntrees;
+
+		co_pause(co); /* receive threads add -M trees */
+		ntrees = trees_count(co->trees);
+		for (i = 0; i < ntrees; i++)
 			if (strcmp(tree_ident(trees_at(co->trees, i)), ident) ==
 			    0)
 				break;
-		if (i == trees_count(co->trees))
+		co_resume(co);
+		if (i == ntrees)
 			return fy_ctl_reply_error(r,
 						  FY_CTL_ERR_INVALID_ARGUMENT,
 						  "no tree with identifier "
@@ -607,7 +721,8 @@ static int h_rotate(void *arg, const Flowyard__Control__Request *req,
 						  ident);
 	}
 	trees_flush(co->trees);
-	/* The writer closes the files; reception waits only for that. */
+	/* The writer closes the files; a single receive loop waits for
+	 * that, receive threads only while the batches are handed over. */
 	trees_rotate_some(co->trees, (time_t)(co_now_ms() / 1000), false, true,
 			  ident, &files, &n);
 	fy_notice("control: rotated %zu file(s) at the request of uid %ld", n,

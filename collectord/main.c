@@ -2,9 +2,19 @@
  * collectord - NetFlow v5/v9 and IPFIX collector.
  *
  * One libev loop receives on every listener with recvmmsg, decodes with
- * the shared decoder, routes each packet's flows to the tree of its
+ * the listener's decoder, routes each packet's flows to the tree of its
  * exporter and hands them to the writer thread (tree.c). Timers flush
  * partial blocks at least every --flush-ms and rotate files on the clock.
+ *
+ * With --recv-threads N the main loop keeps the signals, timers and the
+ * control socket, and N threads receive: thread k has socket k of every
+ * listener (SO_REUSEPORT on the same address and port), a decoder per
+ * socket and a lane of its own in every tree. The kernel keeps a source
+ * address and port on one socket, so an exporter's templates and sequence
+ * numbers live in one decoder; an exporter that changes its source port
+ * starts a new session anyway. The main thread touches their state only
+ * while it holds every thread's lock (co_pause), which they release
+ * between wakeups.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +22,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,8 +65,8 @@ static int src_cmp(const void *a, const void *b)
 		      sizeof(struct fy_addr));
 }
 
-static struct tree *dynamic_tree(struct collector *co, struct listener *l,
-				 const struct fy_addr *a)
+static struct tree *dynamic_shared(struct collector *co, struct listener *l,
+				   const struct fy_addr *a)
 {
 	char ident[FY_ADDR_STRLEN], dir[CFG_PATH_MAX];
 	struct dyn_entry *e;
@@ -101,9 +112,43 @@ static struct tree *dynamic_tree(struct collector *co, struct listener *l,
 	return e->tree;
 }
 
-struct tree *route(struct collector *co, struct listener *l,
-		   const struct fy_addr *a)
+/* With receive threads: the thread's own list first, then the shared one
+ * under its lock (a new exporter, or one another thread saw first). */
+static struct tree *dynamic_tree(struct collector *co, struct rxq *q,
+				 const struct fy_addr *a)
 {
+	struct listener *l = q->l;
+	struct tree *t;
+	size_t i;
+
+	if (!co->threaded)
+		return dynamic_shared(co, l, a);
+	for (i = 0; i < q->nseen; i++)
+		if (memcmp(&q->seen[i].addr, a, sizeof(*a)) == 0)
+			return q->seen[i].tree;
+	pthread_mutex_lock(&l->dyn_lock);
+	t = dynamic_shared(co, l, a);
+	pthread_mutex_unlock(&l->dyn_lock);
+	if (t == NULL)
+		return NULL;
+	if (q->nseen == q->seencap) {
+		size_t nc = q->seencap ? q->seencap * 2 : 16;
+		struct dyn_entry *e = realloc(q->seen, nc * sizeof(*e));
+		if (e == NULL)
+			return t; /* looked up under the lock next time */
+		q->seen = e;
+		q->seencap = nc;
+	}
+	q->seen[q->nseen].addr = *a;
+	q->seen[q->nseen].tree = t;
+	q->nseen++;
+	return t;
+}
+
+struct tree *route(struct collector *co, struct rxq *q, const struct fy_addr *a)
+{
+	struct listener *l = q->l;
+
 	if (l->nsrc) {
 		struct route_src key = {.addr = *a}, *hit;
 		hit = bsearch(&key, l->src, l->nsrc, sizeof(key), src_cmp);
@@ -111,7 +156,7 @@ struct tree *route(struct collector *co, struct listener *l,
 			return hit->tree;
 	}
 	if (l->cfg->dynamic_dir[0])
-		return dynamic_tree(co, l, a);
+		return dynamic_tree(co, q, a);
 	return l->deftree;
 }
 
@@ -120,6 +165,7 @@ struct tree *route(struct collector *co, struct listener *l,
 struct emit_ctx {
 	struct collector *co;
 	struct tree *tree;
+	unsigned lane;
 };
 
 static void print_flow(const struct fy_flow *f)
@@ -144,40 +190,92 @@ static void on_flows(void *arg, const struct fy_flow *f, size_t n)
 	if (ec->co->cfg->print_flows)
 		for (i = 0; i < n; i++)
 			print_flow(&f[i]);
-	tree_add(ec->co->trees, ec->tree, f, n);
+	tree_add(ec->co->trees, ec->tree, ec->lane, f, n);
 }
 
-void collector_packet(struct collector *co, struct listener *l,
+void collector_packet(struct collector *co, struct rxq *q,
 		      const struct fy_addr *src, uint16_t port,
 		      const uint8_t *data, size_t len, uint64_t now_ms)
 {
 	struct fy_nf_src s = {.addr = *src, .port = port};
-	struct emit_ctx ec = {.co = co};
+	struct emit_ctx ec = {.co = co, .lane = q->lane->idx};
 	const struct fy_nfdec_result *res;
 
-	l->packets++;
-	ec.tree = route(co, l, src);
+	q->packets++;
+	ec.tree = route(co, q, src);
 	if (ec.tree == NULL) {
 		char a[FY_ADDR_STRLEN];
-		if (l->unknown_source++ % 1000 == 0)
+		if (q->unknown_source++ % 1000 == 0)
 			fy_warn("listener port %u: packets from %s match no "
 				"source: dropped (%llu so far)",
-				l->cfg->port, fy_addr_str(src, a, sizeof(a)),
-				(unsigned long long)l->unknown_source);
+				q->l->cfg->port, fy_addr_str(src, a, sizeof(a)),
+				(unsigned long long)q->unknown_source);
 		return;
 	}
 	{
 		/* flows are built in the tree's batch: no copy per flow */
 		size_t room;
-		struct fy_flow *tail = tree_tail(co->trees, ec.tree, &room);
+		struct fy_flow *tail =
+			tree_tail(co->trees, ec.tree, ec.lane, &room);
 
-		fy_nfdec_set_output(l->dec, tail, room);
+		fy_nfdec_set_output(q->dec, tail, room);
 	}
-	fy_nfdec_decode(l->dec, &s, data, len, now_ms, on_flows, &ec);
-	res = fy_nfdec_result(l->dec);
+	fy_nfdec_decode(q->dec, &s, data, len, now_ms, on_flows, &ec);
+	res = fy_nfdec_result(q->dec);
 	if (res->stats)
-		tree_note_packet(ec.tree, src, port, res->domain, res->version,
-				 res->seq_failures, res->lost_flows);
+		tree_note_packet(ec.tree, ec.lane, src, port, res->domain,
+				 res->version, res->seq_failures,
+				 res->lost_flows);
+}
+
+uint64_t listener_packets(const struct listener *l)
+{
+	uint64_t n = 0;
+	unsigned k;
+
+	for (k = 0; k < l->co->nlanes; k++)
+		n += l->rx[k].packets;
+	return n;
+}
+
+uint64_t listener_kernel_drops(const struct listener *l)
+{
+	uint64_t n = 0;
+	unsigned k;
+
+	for (k = 0; k < l->co->nlanes; k++)
+		n += l->rx[k].kernel_drops;
+	return n;
+}
+
+/* ---- receive threads ---- */
+
+void co_pause(struct collector *co)
+{
+	unsigned k;
+
+	if (!co->threaded || co->paused++)
+		return;
+	for (k = 0; k < co->nlanes; k++)
+		pthread_mutex_lock(&co->lanes[k].mu);
+}
+
+void co_resume(struct collector *co)
+{
+	unsigned k;
+
+	if (!co->threaded || --co->paused)
+		return;
+	for (k = co->nlanes; k-- > 0;)
+		pthread_mutex_unlock(&co->lanes[k].mu);
+}
+
+static void trees_guard(void *arg, bool hold)
+{
+	if (hold)
+		co_pause(arg);
+	else
+		co_resume(arg);
 }
 
 /* ---- sockets ---- */
@@ -197,8 +295,8 @@ static void sockaddr_to_addr(const struct sockaddr_storage *ss,
 	}
 }
 
-/* Kernel drops since the last datagram, from SO_RXQ_OVFL. */
-static void note_drops(struct listener *l, struct msghdr *mh)
+/* The socket's kernel drops so far, from SO_RXQ_OVFL. */
+static void note_drops(struct rxq *q, struct msghdr *mh)
 {
 	struct cmsghdr *cm;
 
@@ -207,20 +305,17 @@ static void note_drops(struct listener *l, struct msghdr *mh)
 		    cm->cmsg_type == SO_RXQ_OVFL) {
 			uint32_t v;
 			memcpy(&v, CMSG_DATA(cm), sizeof(v));
-			l->kernel_drops = v;
+			q->kernel_drops = v;
 		}
 	}
 }
 
-static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+static void receive(struct rxq *q)
 {
-	struct listener *l = w->data;
-	struct collector *co = l->co;
-	struct recv_bufs *rb = co->rb;
+	struct collector *co = q->l->co;
+	struct recv_bufs *rb = q->lane->rb;
 	int round;
 
-	(void)loop;
-	(void)revents;
 	for (round = 0; round < RECV_ROUNDS; round++) {
 		uint64_t now;
 		int n, i;
@@ -230,11 +325,11 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 			rb->msgs[i].msg_hdr.msg_controllen =
 				sizeof(rb->ctrl[i]);
 		}
-		n = recvmmsg(l->fd, rb->msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+		n = recvmmsg(q->fd, rb->msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
 				fy_err("listener port %u: recvmmsg: %s",
-				       l->cfg->port, strerror(errno));
+				       q->l->cfg->port, strerror(errno));
 			return;
 		}
 		now = co_now_ms();
@@ -242,8 +337,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 			struct fy_addr a;
 			uint16_t port;
 			sockaddr_to_addr(&rb->names[i], &a, &port);
-			note_drops(l, &rb->msgs[i].msg_hdr);
-			collector_packet(co, l, &a, port, rb->data[i],
+			note_drops(q, &rb->msgs[i].msg_hdr);
+			collector_packet(co, q, &a, port, rb->data[i],
 					 rb->msgs[i].msg_len, now);
 		}
 		if (n < RECV_BATCH)
@@ -251,7 +346,133 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static int open_socket(const struct cfg *c, const struct cfg_listener *cl)
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rxq *q = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (!q->l->co->threaded) {
+		receive(q);
+		return;
+	}
+	pthread_mutex_lock(&q->lane->mu);
+	receive(q);
+	pthread_mutex_unlock(&q->lane->mu);
+}
+
+static void on_lane_stop(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void *lane_main(void *arg)
+{
+	struct lane *ln = arg;
+
+	ev_run(ln->loop, 0);
+	return NULL;
+}
+
+/* Watches every listener's sockets: on the main loop, or each lane's in
+ * its thread. 0 or -1 (logged). */
+static int rx_watch(struct collector *co)
+{
+	sigset_t all, old;
+	unsigned k;
+	size_t i;
+	int r = 0;
+
+	if (!co->threaded) {
+		for (i = 0; i < co->nlisteners; i++) {
+			struct rxq *q = &co->listeners[i].rx[0];
+			if (q->fd < 0)
+				continue;
+			ev_io_init(&q->io, on_readable, q->fd, EV_READ);
+			q->io.data = q;
+			ev_io_start(co->loop, &q->io);
+		}
+		return 0;
+	}
+	/* signals are for the main loop: the threads block them all */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (k = 0; k < co->nlanes && r == 0; k++) {
+		struct lane *ln = &co->lanes[k];
+		char name[16];
+
+		ln->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+		if (ln->loop == NULL) {
+			fy_err("receive thread %u: cannot make its loop", k);
+			r = -1;
+			break;
+		}
+		ev_async_init(&ln->stop, on_lane_stop);
+		ev_async_start(ln->loop, &ln->stop);
+		for (i = 0; i < co->nlisteners; i++) {
+			struct rxq *q = &co->listeners[i].rx[k];
+			if (q->fd < 0)
+				continue;
+			ev_io_init(&q->io, on_readable, q->fd, EV_READ);
+			q->io.data = q;
+			ev_io_start(ln->loop, &q->io);
+		}
+		r = pthread_create(&ln->thread, NULL, lane_main, ln);
+		if (r) {
+			fy_err("cannot start receive thread %u: %s", k,
+			       strerror(r));
+			ev_loop_destroy(ln->loop);
+			ln->loop = NULL;
+			r = -1;
+			break;
+		}
+		snprintf(name, sizeof(name), "recv-%u", k % 1000u);
+		pthread_setname_np(ln->thread, name);
+		ln->running = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* Stops watching: the threads end (and are joined) once they are between
+ * two wakeups; the sockets stay open and keep what arrives. */
+static void rx_unwatch(struct collector *co)
+{
+	unsigned k;
+	size_t i;
+
+	if (!co->threaded) {
+		for (i = 0; i < co->nlisteners; i++)
+			ev_io_stop(co->loop, &co->listeners[i].rx[0].io);
+		return;
+	}
+	for (k = 0; k < co->nlanes; k++) {
+		struct lane *ln = &co->lanes[k];
+
+		if (!ln->running)
+			continue;
+		ev_async_send(ln->loop, &ln->stop);
+		pthread_join(ln->thread, NULL);
+		ln->running = false;
+		for (i = 0; i < co->nlisteners; i++)
+			ev_io_stop(ln->loop, &co->listeners[i].rx[k].io);
+		ev_async_stop(ln->loop, &ln->stop);
+		ev_loop_destroy(ln->loop);
+		ln->loop = NULL;
+	}
+}
+
+/*
+ * The listener's socket; `reuse`: one of several receive threads' sockets
+ * on the same port (SO_REUSEPORT). 0 = probe: binds without SO_REUSEPORT
+ * and closes at once, so that a port another socket holds (even a
+ * SO_REUSEPORT one of ours, from another collectord) is refused as for a
+ * single socket instead of being shared. Returns the fd, or -1 (logged).
+ */
+static int open_socket_as(const struct cfg *c, const struct cfg_listener *cl,
+			  int reuse)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -292,6 +513,13 @@ static int open_socket(const struct cfg *c, const struct cfg_listener *cl)
 	if (fam == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
 			   cl->family == 6 ? &on : &off, sizeof(on));
+	if (reuse == 1 &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on))) {
+		fy_err("port %u: SO_REUSEPORT (--recv-threads): %s", cl->port,
+		       strerror(errno));
+		close(fd);
+		return -1;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on));
 	/* bursts (a router's export after a cache flush) need room */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
@@ -304,7 +532,46 @@ static int open_socket(const struct cfg *c, const struct cfg_listener *cl)
 		close(fd);
 		return -1;
 	}
+	if (reuse == 0) {
+		close(fd);
+		return 0;
+	}
 	return fd;
+}
+
+static int open_socket(const struct cfg *c, const struct cfg_listener *cl)
+{
+	return open_socket_as(c, cl, -1);
+}
+
+/*
+ * `n` sockets of one listener into fds[0..n-1] (-1 each on failure, and
+ * the ones opened are closed). One: as it always was; more: SO_REUSEPORT.
+ */
+static int open_sockets_of(const struct cfg *c, const struct cfg_listener *cl,
+			   int *fds, unsigned n)
+{
+	unsigned k;
+
+	for (k = 0; k < n; k++)
+		fds[k] = -1;
+	if (n == 1) {
+		fds[0] = open_socket(c, cl);
+		return fds[0] < 0 ? -1 : 0;
+	}
+	if (open_socket_as(c, cl, 0) < 0)
+		return -1;
+	for (k = 0; k < n; k++) {
+		fds[k] = open_socket_as(c, cl, 1);
+		if (fds[k] < 0) {
+			while (k-- > 0) {
+				close(fds[k]);
+				fds[k] = -1;
+			}
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Builds one listener's routing table and trees from its config. */
@@ -342,10 +609,61 @@ static int listener_routes(struct collector *co, struct listener *l)
 	return 0;
 }
 
+/* A listener's state but its sockets (fd -1) and routes. */
+static int listener_init(struct collector *co, struct listener *l,
+			 const struct cfg_listener *cl,
+			 const struct fy_nfdec_cfg *limits)
+{
+	unsigned k;
+
+	l->co = co;
+	l->cfg = cl;
+	pthread_mutex_init(&l->dyn_lock, NULL);
+	l->rx = calloc(co->nlanes, sizeof(*l->rx));
+	if (l->rx == NULL)
+		return -1;
+	for (k = 0; k < co->nlanes; k++) {
+		l->rx[k].l = l;
+		l->rx[k].lane = &co->lanes[k];
+		l->rx[k].fd = -1;
+		if (limits && (l->rx[k].dec = fy_nfdec_new(limits)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static void rxqs_free(struct collector *co, struct rxq *rx)
+{
+	unsigned k;
+
+	if (rx == NULL)
+		return;
+	for (k = 0; k < co->nlanes; k++) {
+		if (rx[k].fd >= 0)
+			close(rx[k].fd);
+		fy_nfdec_free(rx[k].dec);
+		free(rx[k].seen);
+	}
+	free(rx);
+}
+
+static void listener_free(struct collector *co, struct listener *l)
+{
+	rxqs_free(co, l->rx);
+	l->rx = NULL;
+	free(l->src);
+	free(l->dyn);
+	l->src = NULL;
+	l->dyn = NULL;
+	if (l->co)
+		pthread_mutex_destroy(&l->dyn_lock);
+	l->co = NULL;
+}
+
 static int setup_listeners(struct collector *co)
 {
 	const struct cfg *c = co->lcfg;
-	unsigned i;
+	unsigned i, k;
 
 	co->listeners = calloc(c->nlisteners, sizeof(*co->listeners));
 	if (co->listeners == NULL)
@@ -353,14 +671,13 @@ static int setup_listeners(struct collector *co)
 	co->nlisteners = c->nlisteners;
 	for (i = 0; i < c->nlisteners; i++) {
 		struct listener *l = &co->listeners[i];
-		l->co = co;
-		l->cfg = &c->listeners[i];
-		l->dec = fy_nfdec_new(&c->limits);
-		if (l->dec == NULL)
+		if (listener_init(co, l, &c->listeners[i], &c->limits))
 			return -1;
-		l->fd = co->fds ? co->fds[i] : -1;
-		if (co->fds)
-			co->fds[i] = -1; /* the listener owns it now */
+		for (k = 0; co->fds && k < co->nlanes; k++) {
+			/* the listener owns them now */
+			l->rx[k].fd = co->fds[i * co->nlanes + k];
+			co->fds[i * co->nlanes + k] = -1;
+		}
 		if (listener_routes(co, l))
 			return -1;
 	}
@@ -373,19 +690,25 @@ static int open_sockets(struct collector *co)
 	const struct cfg *c = co->lcfg;
 	unsigned i;
 
-	co->fds = calloc(c->nlisteners, sizeof(*co->fds));
+	co->nfds = (size_t)c->nlisteners * co->nlanes;
+	co->fds = calloc(co->nfds ? co->nfds : 1, sizeof(*co->fds));
 	if (co->fds == NULL)
 		return -1;
-	co->nfds = c->nlisteners;
-	for (i = 0; i < c->nlisteners; i++)
+	for (i = 0; i < co->nfds; i++)
 		co->fds[i] = -1;
 	for (i = 0; i < c->nlisteners; i++) {
 		const struct cfg_listener *cl = &c->listeners[i];
-		co->fds[i] = open_socket(c, cl);
-		if (co->fds[i] < 0)
+		if (open_sockets_of(c, cl, &co->fds[i * co->nlanes],
+				    co->nlanes))
 			return -1;
-		fy_notice("listening on %s port %u",
-			  cl->bind[0] ? cl->bind : "*", cl->port);
+		if (co->nlanes > 1)
+			fy_notice("listening on %s port %u: %u sockets, one "
+				  "per receive thread",
+				  cl->bind[0] ? cl->bind : "*", cl->port,
+				  co->nlanes);
+		else
+			fy_notice("listening on %s port %u",
+				  cl->bind[0] ? cl->bind : "*", cl->port);
 	}
 	return 0;
 }
@@ -408,17 +731,55 @@ static struct recv_bufs *recv_bufs_new(void)
 	return rb;
 }
 
+/* The lanes and their buffers: `n` receive threads, or 1 (no thread). */
+static int lanes_new(struct collector *co, unsigned n)
+{
+	unsigned k;
+
+	co->lanes = calloc(n, sizeof(*co->lanes));
+	if (co->lanes == NULL)
+		return -1;
+	co->nlanes = n;
+	co->threaded = n > 1;
+	for (k = 0; k < n; k++) {
+		struct lane *ln = &co->lanes[k];
+		ln->co = co;
+		ln->idx = k;
+		pthread_mutex_init(&ln->mu, NULL);
+		/* -f decodes from the capture's own buffer */
+		if (co->cfg->import[0])
+			continue;
+		if ((ln->rb = recv_bufs_new()) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static void lanes_free(struct collector *co)
+{
+	unsigned k;
+
+	for (k = 0; co->lanes && k < co->nlanes; k++) {
+		pthread_mutex_destroy(&co->lanes[k].mu);
+		free(co->lanes[k].rb);
+	}
+	free(co->lanes);
+	co->lanes = NULL;
+}
+
 /* ---- -f: import a capture ---- */
 
 static int start_trees(struct collector *co, time_t now)
 {
 	char err[512];
 
-	co->trees = trees_new(co->cfg, now, err, sizeof(err));
+	co->trees = trees_new(co->cfg, co->nlanes, now, err, sizeof(err));
 	if (co->trees == NULL) {
 		fy_err("%s", err);
 		return -1;
 	}
+	if (co->threaded)
+		trees_set_guard(co->trees, trees_guard, co);
 	if (setup_listeners(co)) {
 		fy_err("out of memory setting up listeners");
 		return -1;
@@ -461,8 +822,8 @@ static int import_capture(struct collector *co)
 		for (i = 0; i < co->nlisteners; i++)
 			if (co->listeners[i].cfg->port == u.dport)
 				l = &co->listeners[i];
-		collector_packet(co, l, &u.src, u.sport, u.payload, u.len,
-				 u.ts_ms);
+		collector_packet(co, &l->rx[0], &u.src, u.sport, u.payload,
+				 u.len, u.ts_ms);
 	}
 	if (r < 0 && co->trees)
 		fy_err("-f: %s", fy_pcap_udp_error(p));
@@ -482,11 +843,15 @@ static void on_flush(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	uint64_t now = co_now_ms();
 	size_t i;
+	unsigned k;
 
+	co_pause(co);
 	trees_flush(co->trees);
 	for (i = 0; i < co->nlisteners; i++)
-		fy_nfdec_expire(co->listeners[i].dec, now);
+		for (k = 0; k < co->nlanes; k++)
+			fy_nfdec_expire(co->listeners[i].rx[k].dec, now);
 	co_log_limits(co, now);
+	co_resume(co);
 }
 
 static void on_rotate(struct ev_loop *loop, ev_periodic *w, int revents)
@@ -536,25 +901,8 @@ static bool writer_settings_differ(const struct cfg *a, const struct cfg *b)
 	       a->expire != b->expire || a->max_age_s != b->max_age_s ||
 	       a->max_size != b->max_size || strcmp(a->exec, b->exec) ||
 	       a->flush_ms != b->flush_ms ||
+	       a->recv_threads != b->recv_threads ||
 	       memcmp(&a->limits, &b->limits, sizeof(a->limits)) != 0;
-}
-
-static void listener_stop(struct collector *co, struct listener *l)
-{
-	if (l->fd >= 0) {
-		ev_io_stop(co->loop, &l->io);
-		close(l->fd);
-		l->fd = -1;
-	}
-}
-
-static void listener_watch(struct collector *co, struct listener *l)
-{
-	if (l->fd < 0)
-		return;
-	ev_io_init(&l->io, on_readable, l->fd, EV_READ);
-	l->io.data = l;
-	ev_io_start(co->loop, &l->io);
 }
 
 int collector_reload(struct collector *co, char ***changes, size_t *n,
@@ -563,12 +911,16 @@ int collector_reload(struct collector *co, char ***changes, size_t *n,
 	struct cfg *nc = calloc(1, sizeof(*nc));
 	struct listener *nl = NULL;
 	struct strvec sv = {0};
-	bool *used = NULL;
+	long *from = NULL; /* the old listener a new one takes over, or -1 */
+	bool *used = NULL, unwatched = false;
+	int *fds = NULL;
 	size_t i, j;
+	unsigned k;
 
 	*changes = NULL;
 	*n = 0;
-	if (nc == NULL || (used = calloc(co->nlisteners + 1, 1)) == NULL)
+	if (nc == NULL || (used = calloc(co->nlisteners + 1, 1)) == NULL ||
+	    (fds = calloc(co->nlanes, sizeof(*fds))) == NULL)
 		goto nomem;
 	if (cfg_from_args(nc, co->argc, co->argv) != 0) {
 		snprintf(err, errlen, "reload refused, nothing changed: %s",
@@ -576,24 +928,29 @@ int collector_reload(struct collector *co, char ***changes, size_t *n,
 		cfg_free(nc);
 		free(nc);
 		free(used);
+		free(fds);
 		return -1;
 	}
 	if (writer_settings_differ(nc, co->cfg))
 		sv_add(&sv, "rotation, layout, compression, flush, -x, "
-			    "retention and decoder limits need a restart for "
-			    "running listeners: kept as they were");
-	nl = calloc(nc->nlisteners, sizeof(*nl));
-	if (nl == NULL)
+			    "retention, receive threads and decoder limits "
+			    "need a restart for running listeners: kept as "
+			    "they were");
+	nl = calloc(nc->nlisteners + 1, sizeof(*nl));
+	from = calloc(nc->nlisteners + 1, sizeof(*from));
+	if (nl == NULL || from == NULL)
 		goto nomem;
-	/* a failure from here keeps the old listeners: undo is not needed
-	 * because they are only taken over, never changed, until the end */
+	/* the receive threads stop while sockets and decoders change
+	 * hands; what arrives meanwhile waits in the sockets */
+	rx_unwatch(co);
+	unwatched = true;
+	/* a failure from here gives the sockets, decoders and -M lists
+	 * taken over back to the old listeners (nomem) */
 	for (i = 0; i < nc->nlisteners; i++) {
 		struct cfg_listener *c = &nc->listeners[i];
 		struct listener *l = &nl[i];
 
-		l->co = co;
-		l->cfg = c;
-		l->fd = -1;
+		from[i] = -1;
 		for (j = 0; j < co->nlisteners; j++) {
 			struct listener *o = &co->listeners[j];
 			if (used[j] || o->cfg->port != c->port ||
@@ -601,28 +958,33 @@ int collector_reload(struct collector *co, char ***changes, size_t *n,
 			    o->cfg->family != c->family)
 				continue;
 			used[j] = true;
-			ev_io_stop(co->loop, &o->io);
-			l->fd = o->fd;
-			o->fd = -1;
-			l->packets = o->packets;
-			l->dec = o->dec; /* templates survive a reload */
-			o->dec = NULL;
-			l->unknown_source = o->unknown_source;
-			l->kernel_drops = o->kernel_drops;
+			from[i] = (long)j;
+			break;
+		}
+		if (from[i] >= 0) {
+			struct listener *o = &co->listeners[from[i]];
+
+			l->co = co;
+			l->cfg = c;
+			pthread_mutex_init(&l->dyn_lock, NULL);
+			/* sockets, counters and templates survive a
+			 * reload; the threads' route caches do not */
+			l->rx = o->rx;
+			o->rx = NULL;
+			for (k = 0; k < co->nlanes; k++) {
+				l->rx[k].l = l;
+				l->rx[k].nseen = 0;
+			}
 			if (strcmp(o->cfg->dynamic_dir, c->dynamic_dir) == 0) {
 				l->dyn = o->dyn;
 				l->ndyn = o->ndyn;
 				l->dyncap = o->dyncap;
 				o->dyn = NULL;
 			}
-			break;
-		}
-		if (l->dec == NULL &&
-		    (l->dec = fy_nfdec_new(&nc->limits)) == NULL)
-			goto nomem;
-		if (j == co->nlisteners) {
-			l->fd = open_socket(nc, c);
-			if (l->fd < 0)
+		} else {
+			if (listener_init(co, l, c, &nc->limits))
+				goto nomem;
+			if (open_sockets_of(nc, c, fds, co->nlanes))
 				sv_add(&sv,
 				       "listener %s port %u: cannot open "
 				       "(see the log)",
@@ -630,6 +992,8 @@ int collector_reload(struct collector *co, char ***changes, size_t *n,
 			else
 				sv_add(&sv, "listener %s port %u added",
 				       c->bind[0] ? c->bind : "*", c->port);
+			for (k = 0; k < co->nlanes; k++)
+				l->rx[k].fd = fds[k];
 		}
 		if (listener_routes(co, l))
 			goto nomem;
@@ -644,28 +1008,47 @@ int collector_reload(struct collector *co, char ***changes, size_t *n,
 			sv_add(&sv, "listener %s port %u removed",
 			       o->cfg->bind[0] ? o->cfg->bind : "*",
 			       o->cfg->port);
-		listener_stop(co, o);
-		free(o->src);
-		free(o->dyn);
-		fy_nfdec_free(o->dec);
+		listener_free(co, o);
 	}
 	free(co->listeners);
 	co->listeners = nl;
 	co->nlisteners = nc->nlisteners;
-	for (i = 0; i < co->nlisteners; i++)
-		listener_watch(co, &co->listeners[i]);
+	rx_watch(co);
 	if (co->lcfg != co->cfg) {
 		cfg_free(co->lcfg);
 		free(co->lcfg);
 	}
 	co->lcfg = nc;
 	free(used);
+	free(from);
+	free(fds);
 	*changes = sv.v;
 	*n = sv.n;
 	return 0;
 nomem:
 	snprintf(err, errlen, "reload: out of memory");
+	for (i = 0; nl && from && i < nc->nlisteners; i++) {
+		struct listener *l = &nl[i];
+		if (from[i] >= 0 && l->rx) {
+			struct listener *o = &co->listeners[from[i]];
+			o->rx = l->rx;
+			l->rx = NULL;
+			for (k = 0; k < co->nlanes; k++) {
+				o->rx[k].l = o;
+				o->rx[k].nseen = 0;
+			}
+			if (o->dyn == NULL && l->dyn) {
+				o->dyn = l->dyn;
+				l->dyn = NULL;
+			}
+		}
+		listener_free(co, l);
+	}
+	if (unwatched)
+		rx_watch(co);
 	free(used);
+	free(from);
+	free(fds);
 	if (nc) {
 		cfg_free(nc);
 		free(nc);
@@ -848,7 +1231,9 @@ static void print_totals(struct collector *co)
 
 	for (i = 0; i < trees_count(co->trees); i++) {
 		struct tree *t = trees_at(co->trees, i);
-		const struct tree_stats *st = tree_stats(t);
+		struct tree_stats sts, *st = &sts;
+
+		tree_stats(co->trees, t, &sts);
 		fy_notice("tree %s: %llu packets, %llu flows, %llu bytes, "
 			  "%llu sequence failures, %llu flows lost",
 			  tree_ident(t), (unsigned long long)st->packets,
@@ -865,10 +1250,11 @@ static int run_live(struct collector *co)
 	ev_timer flush;
 	ev_periodic rot;
 	ev_signal sterm, sint, susr1, shup;
-	size_t i;
 
-	for (i = 0; i < co->nlisteners; i++)
-		listener_watch(co, &co->listeners[i]);
+	if (rx_watch(co)) {
+		rx_unwatch(co);
+		return -1;
+	}
 	ev_timer_init(&flush, on_flush, co->cfg->flush_ms / 1000.0,
 		      co->cfg->flush_ms / 1000.0);
 	flush.data = co;
@@ -887,6 +1273,8 @@ static int run_live(struct collector *co)
 	ev_signal_start(loop, &susr1);
 	ev_signal_start(loop, &shup);
 	ev_run(loop, 0);
+	/* the receive threads end between two wakeups: nothing half done */
+	rx_unwatch(co);
 	trees_flush(co->trees);
 	return 0;
 }
@@ -897,19 +1285,14 @@ static void collector_free(struct collector *co)
 
 	ctl_stop(co);
 	trees_free(co->trees);
-	for (i = 0; i < co->nlisteners; i++) {
-		if (co->listeners[i].fd >= 0)
-			close(co->listeners[i].fd);
-		free(co->listeners[i].src);
-		free(co->listeners[i].dyn);
-		fy_nfdec_free(co->listeners[i].dec);
-	}
+	for (i = 0; i < co->nlisteners; i++)
+		listener_free(co, &co->listeners[i]);
 	free(co->listeners);
 	for (i = 0; i < co->nfds; i++)
 		if (co->fds[i] >= 0)
 			close(co->fds[i]);
 	free(co->fds);
-	free(co->rb);
+	lanes_free(co);
 	if (co->lcfg != co->cfg) {
 		cfg_free(co->lcfg);
 		free(co->lcfg);
@@ -939,8 +1322,7 @@ int main(int argc, char **argv)
 		fy_log_level = cfg.verbose > 1 ? FY_LOG_DEBUG : FY_LOG_INFO;
 	signal(SIGPIPE, SIG_IGN);
 	co.start_ms = co_now_ms();
-	co.rb = recv_bufs_new();
-	if (co.rb == NULL) {
+	if (lanes_new(&co, cfg.import[0] ? 1 : cfg.recv_threads)) {
 		fy_err("out of memory");
 		r = -1;
 		goto out;
@@ -964,8 +1346,11 @@ int main(int argc, char **argv)
 out:
 	if (co.trees) {
 		size_t i;
+		unsigned k;
 		for (i = 0; i < co.nlisteners; i++)
-			fy_nfdec_expire(co.listeners[i].dec, UINT64_MAX);
+			for (k = 0; co.listeners[i].rx && k < co.nlanes; k++)
+				fy_nfdec_expire(co.listeners[i].rx[k].dec,
+						UINT64_MAX);
 		trees_rotate(co.trees, 0, true, true);
 		print_totals(&co);
 	}

@@ -56,17 +56,26 @@ struct batch {
 	struct fy_flow f[BATCH_FLOWS];
 };
 
-struct tree {
-	char ident[CFG_IDENT_MAX];
-	char dir[CFG_PATH_MAX];
-	uint32_t block_flows;
-
-	/* receive thread */
+/*
+ * What one receive thread (lane) keeps for a tree: its own batch, so that
+ * two threads never fill the same one and need no lock per flow; counters
+ * and exporters merged by the readers.
+ */
+struct tree_lane {
 	struct batch *cur;
 	struct tree_stats st;
 	uint64_t seq_in_file;
 	size_t nex;
 	struct fy_store_exporter ex[FY_STORE_EXPORTERS_MAX];
+};
+
+struct tree {
+	char ident[CFG_IDENT_MAX];
+	char dir[CFG_PATH_MAX];
+	uint32_t block_flows;
+
+	/* receive threads, one lane each */
+	struct tree_lane *lane;
 
 	/* writer thread */
 	struct fy_store_writer *w;
@@ -88,6 +97,11 @@ struct trees {
 	pthread_t thread;
 	bool running;
 	time_t slot;
+	unsigned nlanes;
+	/* stops the receive threads while their lanes are read or sent */
+	void (*guard)(void *arg, bool hold);
+	void *guard_arg;
+	pthread_mutex_t get_lock; /* trees_get from several threads */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cv_work; /* jobs queued */
@@ -149,11 +163,11 @@ static void batch_put(struct trees *ts, struct batch *b)
 	pthread_mutex_unlock(&ts->lock);
 }
 
-static void send_batch(struct trees *ts, struct tree *t)
+static void send_batch(struct trees *ts, struct tree *t, struct tree_lane *tl)
 {
-	struct batch *b = t->cur;
+	struct batch *b = tl->cur;
 
-	t->cur = NULL;
+	tl->cur = NULL;
 	memset(&b->job, 0, sizeof(b->job));
 	b->job.type = JOB_FLOWS;
 	b->job.t = t;
@@ -751,8 +765,8 @@ static void *writer_main(void *arg)
 
 /* ---- receive thread side ---- */
 
-struct trees *trees_new(const struct cfg *c, time_t now, char *err,
-			size_t errlen)
+struct trees *trees_new(const struct cfg *c, unsigned nlanes, time_t now,
+			char *err, size_t errlen)
 {
 	struct trees *ts = calloc(1, sizeof(*ts));
 	int r;
@@ -762,8 +776,10 @@ struct trees *trees_new(const struct cfg *c, time_t now, char *err,
 		return NULL;
 	}
 	ts->cfg = c;
+	ts->nlanes = nlanes ? nlanes : 1;
 	ts->slot = fy_ftree_slot_start(now, c->rotate);
 	pthread_mutex_init(&ts->lock, NULL);
+	pthread_mutex_init(&ts->get_lock, NULL);
 	pthread_cond_init(&ts->cv_work, NULL);
 	pthread_cond_init(&ts->cv_free, NULL);
 	pthread_cond_init(&ts->cv_done, NULL);
@@ -771,6 +787,7 @@ struct trees *trees_new(const struct cfg *c, time_t now, char *err,
 	if (r) {
 		snprintf(err, errlen, "cannot start the writer thread: %s",
 			 strerror(r));
+		pthread_mutex_destroy(&ts->get_lock);
 		free(ts);
 		return NULL;
 	}
@@ -778,8 +795,8 @@ struct trees *trees_new(const struct cfg *c, time_t now, char *err,
 	return ts;
 }
 
-struct tree *trees_get(struct trees *ts, const char *ident, const char *dir,
-		       uint32_t block_flows)
+static struct tree *tree_make(struct trees *ts, const char *ident,
+			      const char *dir, uint32_t block_flows)
 {
 	struct tree *t;
 	size_t i;
@@ -798,6 +815,11 @@ struct tree *trees_get(struct trees *ts, const char *ident, const char *dir,
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
+	t->lane = calloc(ts->nlanes, sizeof(*t->lane));
+	if (t->lane == NULL) {
+		free(t);
+		return NULL;
+	}
 	snprintf(t->ident, sizeof(t->ident), "%s", ident);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	t->block_flows = block_flows;
@@ -807,77 +829,132 @@ struct tree *trees_get(struct trees *ts, const char *ident, const char *dir,
 	return t;
 }
 
-void tree_add(struct trees *ts, struct tree *t, const struct fy_flow *f,
-	      size_t n)
+struct tree *trees_get(struct trees *ts, const char *ident, const char *dir,
+		       uint32_t block_flows)
 {
+	struct tree *t;
+
+	/* receive threads make -M trees; the main thread only reads the
+	 * list while they are stopped (guard) */
+	pthread_mutex_lock(&ts->get_lock);
+	t = tree_make(ts, ident, dir, block_flows);
+	pthread_mutex_unlock(&ts->get_lock);
+	return t;
+}
+
+void trees_set_guard(struct trees *ts, void (*guard)(void *arg, bool hold),
+		     void *arg)
+{
+	ts->guard = guard;
+	ts->guard_arg = arg;
+}
+
+static void guard(struct trees *ts, bool hold)
+{
+	if (ts->guard)
+		ts->guard(ts->guard_arg, hold);
+}
+
+void tree_add(struct trees *ts, struct tree *t, unsigned lane,
+	      const struct fy_flow *f, size_t n)
+{
+	struct tree_lane *tl = &t->lane[lane];
 	size_t i;
 
-	t->st.flows += n;
+	tl->st.flows += n;
 	for (i = 0; i < n; i++)
-		t->st.bytes += f[i].bytes;
+		tl->st.bytes += f[i].bytes;
 	while (n) {
 		size_t room, k;
-		if (t->cur == NULL)
-			t->cur = batch_get(ts);
-		room = BATCH_FLOWS - t->cur->n;
+		if (tl->cur == NULL)
+			tl->cur = batch_get(ts);
+		room = BATCH_FLOWS - tl->cur->n;
 		k = n < room ? n : room;
 		/* decoded in place (tree_tail): nothing to copy */
-		if (f != &t->cur->f[t->cur->n])
-			memcpy(&t->cur->f[t->cur->n], f, k * sizeof(*f));
-		t->cur->n += k;
+		if (f != &tl->cur->f[tl->cur->n])
+			memcpy(&tl->cur->f[tl->cur->n], f, k * sizeof(*f));
+		tl->cur->n += k;
 		f += k;
 		n -= k;
-		if (t->cur->n == BATCH_FLOWS)
-			send_batch(ts, t);
+		if (tl->cur->n == BATCH_FLOWS)
+			send_batch(ts, t, tl);
 	}
 }
 
-struct fy_flow *tree_tail(struct trees *ts, struct tree *t, size_t *room)
+struct fy_flow *tree_tail(struct trees *ts, struct tree *t, unsigned lane,
+			  size_t *room)
 {
-	if (t->cur == NULL)
-		t->cur = batch_get(ts);
-	*room = BATCH_FLOWS - t->cur->n;
-	return &t->cur->f[t->cur->n];
+	struct tree_lane *tl = &t->lane[lane];
+
+	if (tl->cur == NULL)
+		tl->cur = batch_get(ts);
+	*room = BATCH_FLOWS - tl->cur->n;
+	return &tl->cur->f[tl->cur->n];
 }
 
-void tree_note_packet(struct tree *t, const struct fy_addr *addr, uint16_t port,
-		      uint32_t domain, uint8_t version, uint64_t seq_failures,
-		      uint64_t lost_flows)
+/* Adds an exporter to a footer's list unless it is there already. */
+static void ex_add(struct fy_store_exporter *ex, size_t *nex,
+		   const struct fy_store_exporter *e)
 {
 	size_t i;
 
-	t->st.packets++;
-	t->st.seq_failures += seq_failures;
-	t->st.lost_flows += lost_flows;
-	t->seq_in_file += seq_failures;
-	for (i = 0; i < t->nex; i++) {
-		struct fy_store_exporter *e = &t->ex[i];
-		if (e->port == port && e->domain == domain &&
-		    e->nf_version == version &&
-		    memcmp(&e->addr, addr, sizeof(*addr)) == 0)
+	for (i = 0; i < *nex; i++)
+		if (ex[i].port == e->port && ex[i].domain == e->domain &&
+		    ex[i].nf_version == e->nf_version &&
+		    memcmp(&ex[i].addr, &e->addr, sizeof(e->addr)) == 0)
+			return;
+	if (*nex < FY_STORE_EXPORTERS_MAX)
+		ex[(*nex)++] = *e;
+}
+
+void tree_note_packet(struct tree *t, unsigned lane, const struct fy_addr *addr,
+		      uint16_t port, uint32_t domain, uint8_t version,
+		      uint64_t seq_failures, uint64_t lost_flows)
+{
+	struct tree_lane *tl = &t->lane[lane];
+	struct fy_store_exporter e;
+	size_t i;
+
+	tl->st.packets++;
+	tl->st.seq_failures += seq_failures;
+	tl->st.lost_flows += lost_flows;
+	tl->seq_in_file += seq_failures;
+	for (i = 0; i < tl->nex; i++) {
+		const struct fy_store_exporter *x = &tl->ex[i];
+		if (x->port == port && x->domain == domain &&
+		    x->nf_version == version &&
+		    memcmp(&x->addr, addr, sizeof(*addr)) == 0)
 			return;
 	}
-	if (t->nex == FY_STORE_EXPORTERS_MAX)
-		return;
-	t->ex[t->nex].addr = *addr;
-	t->ex[t->nex].family = fy_addr_is_v4(addr) ? FY_AF_INET : FY_AF_INET6;
-	t->ex[t->nex].port = port;
-	t->ex[t->nex].domain = domain;
-	t->ex[t->nex].nf_version = version;
-	t->nex++;
+	memset(&e, 0, sizeof(e));
+	e.addr = *addr;
+	e.family = fy_addr_is_v4(addr) ? FY_AF_INET : FY_AF_INET6;
+	e.port = port;
+	e.domain = domain;
+	e.nf_version = version;
+	ex_add(tl->ex, &tl->nex, &e);
 }
 
 void trees_flush(struct trees *ts)
 {
 	size_t i;
+	unsigned k;
 
+	guard(ts, true);
 	for (i = 0; i < ts->n; i++) {
 		struct tree *t = ts->v[i];
-		if (t->cur && t->cur->n) {
-			send_batch(ts, t);
-			push_simple(ts, t, JOB_FLUSH, 0);
+		bool sent = false;
+		for (k = 0; k < ts->nlanes; k++) {
+			struct tree_lane *tl = &t->lane[k];
+			if (tl->cur && tl->cur->n) {
+				send_batch(ts, t, tl);
+				sent = true;
+			}
 		}
+		if (sent)
+			push_simple(ts, t, JOB_FLUSH, 0);
 	}
+	guard(ts, false);
 }
 
 unsigned trees_rotate(struct trees *ts, time_t now, bool final, bool wait)
@@ -899,18 +976,21 @@ unsigned trees_rotate_some(struct trees *ts, time_t now, bool final, bool wait,
 	}
 	/* the final rotation keeps the last slot: expiry measures file ages
 	 * from it, and 0 would make every file look ancient */
+	guard(ts, true);
 	if (ident == NULL && !final)
 		ts->slot = fy_ftree_slot_start(now, ts->cfg->rotate);
 	for (i = 0; i < ts->n; i++) {
 		struct tree *t = ts->v[i];
 		struct job *j;
+		unsigned k;
 
 		if (ident && strcmp(ident, t->ident) != 0)
 			continue;
 		j = calloc(1, sizeof(*j));
 
-		if (t->cur && t->cur->n)
-			send_batch(ts, t);
+		for (k = 0; k < ts->nlanes; k++)
+			if (t->lane[k].cur && t->lane[k].cur->n)
+				send_batch(ts, t, &t->lane[k]);
 		if (j == NULL) {
 			fy_err("tree %s: out of memory for a rotation",
 			       t->ident);
@@ -922,17 +1002,23 @@ unsigned trees_rotate_some(struct trees *ts, time_t now, bool final, bool wait,
 		j->slot = ident ? fy_ftree_slot_start(now, ts->cfg->rotate)
 				: ts->slot;
 		j->final = final;
-		j->seq_failures = t->seq_in_file;
-		j->nex = t->nex;
-		memcpy(j->ex, t->ex, t->nex * sizeof(t->ex[0]));
-		t->seq_in_file = 0;
-		t->nex = 0;
+		for (k = 0; k < ts->nlanes; k++) {
+			struct tree_lane *tl = &t->lane[k];
+			size_t e;
+			j->seq_failures += tl->seq_in_file;
+			for (e = 0; e < tl->nex; e++)
+				ex_add(j->ex, &j->nex, &tl->ex[e]);
+			tl->seq_in_file = 0;
+			tl->nex = 0;
+		}
 		if (wait) {
 			j->done = &done;
 			done.pending++;
 		}
 		push(ts, j);
 	}
+	/* the receive threads go on while the writer closes the files */
+	guard(ts, false);
 	if (!wait)
 		return 0;
 	pthread_mutex_lock(&ts->lock);
@@ -949,6 +1035,7 @@ unsigned trees_rotate_some(struct trees *ts, time_t now, bool final, bool wait,
 void trees_free(struct trees *ts)
 {
 	size_t i;
+	unsigned k;
 
 	if (ts == NULL)
 		return;
@@ -966,7 +1053,9 @@ void trees_free(struct trees *ts)
 			fy_store_writer_close(t->w, NULL, 0);
 		while (t->nunfinished)
 			free(t->unfinished[--t->nunfinished]);
-		free(t->cur);
+		for (k = 0; k < ts->nlanes; k++)
+			free(t->lane[k].cur);
+		free(t->lane);
 		pthread_mutex_destroy(&t->lock);
 		free(t);
 	}
@@ -976,6 +1065,7 @@ void trees_free(struct trees *ts)
 		free(b);
 	}
 	free(ts->v);
+	pthread_mutex_destroy(&ts->get_lock);
 	pthread_mutex_destroy(&ts->lock);
 	pthread_cond_destroy(&ts->cv_work);
 	pthread_cond_destroy(&ts->cv_free);
@@ -983,9 +1073,20 @@ void trees_free(struct trees *ts)
 	free(ts);
 }
 
-const struct tree_stats *tree_stats(const struct tree *t)
+void tree_stats(const struct trees *ts, const struct tree *t,
+		struct tree_stats *out)
 {
-	return &t->st;
+	unsigned k;
+
+	memset(out, 0, sizeof(*out));
+	for (k = 0; k < ts->nlanes; k++) {
+		const struct tree_stats *s = &t->lane[k].st;
+		out->packets += s->packets;
+		out->flows += s->flows;
+		out->bytes += s->bytes;
+		out->seq_failures += s->seq_failures;
+		out->lost_flows += s->lost_flows;
+	}
 }
 
 const char *tree_ident(const struct tree *t)

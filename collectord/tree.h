@@ -7,6 +7,11 @@
  * stalls reception; when the writer falls behind, the receive thread waits
  * for a free batch and the kernel's socket buffer takes the burst (its
  * drops are counted).
+ *
+ * With several receive threads (--recv-threads) each is a "lane" with its
+ * own batch and counters in every tree, so that they never share a batch
+ * and take no lock per flow. The main thread reads or sends the lanes only
+ * while the receive threads are held (trees_set_guard).
  */
 #ifndef COLLECTORD_TREE_H
 #define COLLECTORD_TREE_H
@@ -23,7 +28,7 @@
 struct trees;
 struct tree;
 
-/* Counters of one tree, kept by the receive thread. */
+/* Counters of one tree, kept by the receive threads. */
 struct tree_stats {
 	uint64_t packets;
 	uint64_t flows;
@@ -44,34 +49,46 @@ struct trees_wstats {
 };
 
 /*
- * Starts the writer thread. `c` must outlive the trees. `now` is the time
- * of the first slot (wall clock, or the capture's for -f).
+ * Starts the writer thread. `c` must outlive the trees. `nlanes` receive
+ * threads will add flows (lanes 0..nlanes-1). `now` is the time of the
+ * first slot (wall clock, or the capture's for -f).
  */
-struct trees *trees_new(const struct cfg *c, time_t now, char *err,
-			size_t errlen);
+struct trees *trees_new(const struct cfg *c, unsigned nlanes, time_t now,
+			char *err, size_t errlen);
+
+/*
+ * `guard(arg, true)` stops every receive thread at a safe point (between
+ * datagrams), `guard(arg, false)` lets them go on; trees_flush and
+ * trees_rotate_some call it around their work on the lanes. None: one
+ * receive thread, which is the caller.
+ */
+void trees_set_guard(struct trees *ts, void (*guard)(void *arg, bool hold),
+		     void *arg);
 
 /*
  * Finds or makes the tree of `ident` in `dir`. Leftover temporary files in
- * it are recovered first. `block_flows` 0 for the default.
+ * it are recovered first. `block_flows` 0 for the default. Any thread.
  */
 struct tree *trees_get(struct trees *ts, const char *ident, const char *dir,
 		       uint32_t block_flows);
 
-/* Receive thread: flows for the tree's current file. No allocation. */
-void tree_add(struct trees *ts, struct tree *t, const struct fy_flow *f,
-	      size_t n);
+/* Receive thread `lane`: flows for the tree's current file. No
+ * allocation. */
+void tree_add(struct trees *ts, struct tree *t, unsigned lane,
+	      const struct fy_flow *f, size_t n);
 
 /*
  * Receive thread: the free end of the tree's current batch (room flows),
  * where a decoder may build flows that tree_add then takes without a copy.
  * Valid until the next tree_add or flush of the tree.
  */
-struct fy_flow *tree_tail(struct trees *ts, struct tree *t, size_t *room);
+struct fy_flow *tree_tail(struct trees *ts, struct tree *t, unsigned lane,
+			  size_t *room);
 
 /* Receive thread: a packet from an exporter, for counters and footers. */
-void tree_note_packet(struct tree *t, const struct fy_addr *addr, uint16_t port,
-		      uint32_t domain, uint8_t version, uint64_t seq_failures,
-		      uint64_t lost_flows);
+void tree_note_packet(struct tree *t, unsigned lane, const struct fy_addr *addr,
+		      uint16_t port, uint32_t domain, uint8_t version,
+		      uint64_t seq_failures, uint64_t lost_flows);
 
 /* Hands partial batches to the writer so they reach the disk. */
 void trees_flush(struct trees *ts);
@@ -94,7 +111,9 @@ unsigned trees_rotate_some(struct trees *ts, time_t now, bool final, bool wait,
 /* Stops the writer thread (after a final rotation) and frees everything. */
 void trees_free(struct trees *ts);
 
-const struct tree_stats *tree_stats(const struct tree *t);
+/* The counters of all lanes (receive threads held). */
+void tree_stats(const struct trees *ts, const struct tree *t,
+		struct tree_stats *out);
 const char *tree_ident(const struct tree *t);
 const char *tree_dir(const struct tree *t);
 /* The open file, "" if none; copied under the tree's lock. */

@@ -4,8 +4,10 @@
  * State lives in sessions, one per (exporter address, port, domain,
  * version); each holds its templates, sampler table, sequence tracking and
  * counters. Data sets that precede their template wait in a FIFO bounded
- * in bytes and age. A packet's flows are collected in one buffer and handed
- * over only when the whole packet parsed: a malformed packet emits nothing.
+ * in bytes and age. Sessions are also on a list by last activity, so that
+ * the least recently active one, the first to evict when idle, is at hand.
+ * A packet's flows are collected in one buffer and handed over only when
+ * the whole packet parsed: a malformed packet emits nothing.
  */
 #include "nf_decode.h"
 
@@ -70,10 +72,14 @@ struct sampler {
 
 struct session {
 	struct session *next; /* hash chain */
+	/* activity list: prev is more recent, next less */
+	struct session *lru_prev, *lru_next;
 	struct fy_nf_src src;
 	uint32_t domain;
 	uint8_t version;
 	bool seq_valid;
+	bool evicting;	/* marked for session_evict_tail */
+	uint32_t npend; /* its sets in the pending FIFO */
 	uint32_t next_seq;
 	bool has_sysinit;
 	uint64_t sysinit_ms;
@@ -111,6 +117,7 @@ struct fy_nfdec {
 	struct session **sess_tab;
 	uint32_t sess_buckets;
 	uint32_t nsess;
+	struct session *lru_head, *lru_tail; /* most, least recently active */
 	uint32_t ntmpl;
 	struct pending *pend_head, *pend_tail;
 	uint64_t pend_bytes;
@@ -250,9 +257,114 @@ static bool session_grow(struct fy_nfdec *d)
 	return true;
 }
 
+/* ---- activity list and eviction ---- */
+
+static void lru_unlink(struct fy_nfdec *d, struct session *s)
+{
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		d->lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		d->lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_push(struct fy_nfdec *d, struct session *s)
+{
+	s->lru_prev = NULL;
+	s->lru_next = d->lru_head;
+	if (d->lru_head)
+		d->lru_head->lru_prev = s;
+	else
+		d->lru_tail = s;
+	d->lru_head = s;
+}
+
+/* Quiet for longer than session_idle_s (a clock that went back: not). */
+static bool session_idle(const struct fy_nfdec *d, const struct session *s,
+			 uint64_t now_ms)
+{
+	uint64_t idle_ms = (uint64_t)d->cfg.session_idle_s * 1000;
+
+	return idle_ms && now_ms > s->st.last_seen_ms &&
+	       now_ms - s->st.last_seen_ms > idle_ms;
+}
+
+static void session_free_templates(struct session *s)
+{
+	uint32_t j;
+
+	for (j = 0; j < s->tmpl_buckets; j++) {
+		struct tmpl *t = s->tmpl_tab[j], *tn;
+		for (; t; t = tn) {
+			tn = t->next;
+			free(t);
+		}
+	}
+	free(s->tmpl_tab);
+}
+
+static void pending_forget_evicting(struct fy_nfdec *d);
+
+/*
+ * Evicts the n least recently active sessions, each marked `evicting`:
+ * their waiting data (counted as no_template, in one pass over the FIFO
+ * for all of them), templates and counters. Nothing outside the decoder
+ * holds a session but fy_nfdec_result's stats, cleared here if it is one.
+ */
+static void session_evict_tail(struct fy_nfdec *d, uint32_t n)
+{
+	struct session *s;
+	uint32_t i;
+	bool pend = false;
+
+	for (i = 0, s = d->lru_tail; i < n; i++, s = s->lru_prev)
+		pend |= s->npend != 0;
+	if (pend)
+		pending_forget_evicting(d);
+	while (n--) {
+		struct session **pp;
+
+		s = d->lru_tail;
+		lru_unlink(d, s);
+		pp = &d->sess_tab[session_hash(&s->src, s->domain, s->version) &
+				  (d->sess_buckets - 1)];
+		while (*pp != s)
+			pp = &(*pp)->next;
+		*pp = s->next;
+		d->nsess--;
+		d->ntmpl -= s->ntmpl;
+		d->totals.sessions_evicted++;
+		d->totals.evicted_no_template += s->st.no_template;
+		if (d->last.stats == &s->st)
+			memset(&d->last, 0, sizeof(d->last));
+		session_free_templates(s);
+		free(s);
+	}
+}
+
+/* Evicts every session idle at now_ms: a run at the list's tail. */
+static void sessions_evict_idle(struct fy_nfdec *d, uint64_t now_ms)
+{
+	struct session *s;
+	uint32_t n = 0;
+
+	for (s = d->lru_tail; s && session_idle(d, s, now_ms);
+	     s = s->lru_prev) {
+		s->evicting = true;
+		n++;
+	}
+	if (n)
+		session_evict_tail(d, n);
+}
+
 static struct session *session_get(struct fy_nfdec *d,
 				   const struct fy_nf_src *src, uint32_t domain,
-				   uint8_t version, int *status)
+				   uint8_t version, uint64_t now_ms,
+				   int *status)
 {
 	uint32_t h = session_hash(src, domain, version);
 	struct session *s;
@@ -262,13 +374,24 @@ static struct session *session_get(struct fy_nfdec *d,
 			if (s->domain == domain && s->version == version &&
 			    s->src.port == src->port &&
 			    memcmp(&s->src.addr, &src->addr,
-				   sizeof(src->addr)) == 0)
+				   sizeof(src->addr)) == 0) {
+				if (s != d->lru_head) {
+					lru_unlink(d, s);
+					lru_push(d, s);
+				}
 				return s;
+			}
 	}
 	if (d->nsess >= d->cfg.max_sessions) {
-		d->totals.sessions_rejected++;
-		*status = FY_NFDEC_NO_SESSION;
-		return NULL;
+		/* room from the least recently active session, if idle */
+		if (d->lru_tail && session_idle(d, d->lru_tail, now_ms)) {
+			d->lru_tail->evicting = true;
+			session_evict_tail(d, 1);
+		} else {
+			d->totals.sessions_rejected++;
+			*status = FY_NFDEC_NO_SESSION;
+			return NULL;
+		}
 	}
 	if (d->nsess >= d->sess_buckets && !session_grow(d)) {
 		*status = FY_NFDEC_NOMEM;
@@ -286,6 +409,7 @@ static struct session *session_get(struct fy_nfdec *d,
 	s->next = d->sess_tab[h];
 	d->sess_tab[h] = s;
 	d->nsess++;
+	lru_push(d, s);
 	return s;
 }
 
@@ -445,10 +569,11 @@ static void pending_drop_head(struct fy_nfdec *d)
 	if (d->pend_head == NULL)
 		d->pend_tail = NULL;
 	d->pend_bytes -= PEND_COST(p->len);
+	p->s->npend--;
 	free(p);
 }
 
-void fy_nfdec_expire(struct fy_nfdec *d, uint64_t now_ms)
+static void pending_expire(struct fy_nfdec *d, uint64_t now_ms)
 {
 	while (d->pend_head &&
 	       (now_ms == UINT64_MAX ||
@@ -457,6 +582,33 @@ void fy_nfdec_expire(struct fy_nfdec *d, uint64_t now_ms)
 		d->pend_head->s->st.no_template++;
 		pending_drop_head(d);
 	}
+}
+
+void fy_nfdec_expire(struct fy_nfdec *d, uint64_t now_ms)
+{
+	pending_expire(d, now_ms);
+	if (now_ms != UINT64_MAX)
+		sessions_evict_idle(d, now_ms);
+}
+
+/* Drops the waiting data of the sessions being evicted. */
+static void pending_forget_evicting(struct fy_nfdec *d)
+{
+	struct pending **pp = &d->pend_head, *p, *last = NULL;
+
+	while ((p = *pp)) {
+		if (p->s->evicting) {
+			*pp = p->next;
+			d->pend_bytes -= PEND_COST(p->len);
+			p->s->st.no_template++;
+			p->s->npend--;
+			free(p);
+		} else {
+			last = p;
+			pp = &p->next;
+		}
+	}
+	d->pend_tail = last;
 }
 
 static void pending_add(struct ctx *c, uint16_t tid, const uint8_t *data,
@@ -497,6 +649,7 @@ static void pending_add(struct ctx *c, uint16_t tid, const uint8_t *data,
 	d->pend_tail = p;
 	d->pend_bytes += PEND_COST(len);
 	c->s->st.pending++;
+	c->s->npend++;
 }
 
 /* Drops what this packet queued: used when the packet proves malformed. */
@@ -509,6 +662,7 @@ static void pending_forget_serial(struct fy_nfdec *d, uint64_t serial)
 			*pp = p->next;
 			d->pend_bytes -= PEND_COST(p->len);
 			p->s->st.pending--;
+			p->s->npend--;
 			free(p);
 		} else {
 			last = p;
@@ -1409,6 +1563,7 @@ static int pending_resolve(struct ctx *c, const struct tmpl *t)
 		}
 		*pp = p->next;
 		d->pend_bytes -= PEND_COST(p->len);
+		c->s->npend--;
 		if (p->serial == c->serial) {
 			/* Same packet: its flows share the packet's fate. */
 			r = decode_data_set(c, c->s, t, p->data, p->len);
@@ -1579,7 +1734,7 @@ static void sequence_check(struct ctx *c, uint32_t seq, uint64_t advance,
 /* ---- versions ---- */
 
 static int decode_v5(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
-		     const struct fy_nf_src *src)
+		     const struct fy_nf_src *src, uint64_t now_ms)
 {
 	uint16_t count = fy_rd_u16(rd), si;
 	uint32_t uptime = fy_rd_u32(rd), secs = fy_rd_u32(rd);
@@ -1593,7 +1748,7 @@ static int decode_v5(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
 	    fy_rd_left(rd) < (size_t)count * 48)
 		return FY_NFDEC_MALFORMED;
 	c->s = session_get(d, src, (uint32_t)etype << 8 | eid, FY_NF_V5,
-			   &status);
+			   now_ms, &status);
 	if (c->s == NULL)
 		return status;
 	c->export_ms = (uint64_t)secs * 1000 + nsecs / 1000000;
@@ -1689,7 +1844,7 @@ static int decode_v9(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
 	source_id = fy_rd_u32(rd);
 	if (rd->err)
 		return FY_NFDEC_MALFORMED;
-	c->s = session_get(d, src, source_id, FY_NF_V9, &status);
+	c->s = session_get(d, src, source_id, FY_NF_V9, now_ms, &status);
 	if (c->s == NULL)
 		return status;
 	c->export_ms = (uint64_t)secs * 1000;
@@ -1717,7 +1872,7 @@ static int decode_ipfix(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
 		return FY_NFDEC_MALFORMED;
 	/* Bytes after the message length (link padding) are not ours. */
 	msg = fy_rd_sub(rd, (size_t)mlen - 16);
-	c->s = session_get(d, src, domain, FY_NF_IPFIX, &status);
+	c->s = session_get(d, src, domain, FY_NF_IPFIX, now_ms, &status);
 	if (c->s == NULL)
 		return status;
 	c->export_ms = (uint64_t)secs * 1000;
@@ -1737,7 +1892,8 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 	int r;
 
 	d->totals.packets++;
-	fy_nfdec_expire(d, now_ms);
+	/* idle sessions wait for fy_nfdec_expire, or for a full table */
+	pending_expire(d, now_ms);
 	c.serial = ++d->serial;
 	/* the caller's buffer serves this packet only */
 	d->out = d->ext ? d->ext : d->own;
@@ -1754,7 +1910,7 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
 	}
 	switch (version) {
 	case 5:
-		r = decode_v5(d, &c, &rd, src);
+		r = decode_v5(d, &c, &rd, src, now_ms);
 		break;
 	case 9:
 		r = decode_v9(d, &c, &rd, src, now_ms);
@@ -1822,7 +1978,7 @@ struct fy_nfdec *fy_nfdec_new(const struct fy_nfdec_cfg *cfg)
 
 void fy_nfdec_free(struct fy_nfdec *d)
 {
-	uint32_t i, j;
+	uint32_t i;
 
 	if (d == NULL)
 		return;
@@ -1832,14 +1988,7 @@ void fy_nfdec_free(struct fy_nfdec *d)
 		struct session *s = d->sess_tab[i], *nx;
 		for (; s; s = nx) {
 			nx = s->next;
-			for (j = 0; j < s->tmpl_buckets; j++) {
-				struct tmpl *t = s->tmpl_tab[j], *tn;
-				for (; t; t = tn) {
-					tn = t->next;
-					free(t);
-				}
-			}
-			free(s->tmpl_tab);
+			session_free_templates(s);
 			free(s);
 		}
 	}
@@ -1869,6 +2018,7 @@ void fy_nfdec_get_usage(const struct fy_nfdec *d, struct fy_nfdec_usage *u)
 	u->sessions = d->nsess;
 	u->templates = d->ntmpl;
 	u->pending_bytes = d->pend_bytes;
+	u->oldest_seen_ms = d->lru_tail ? d->lru_tail->st.last_seen_ms : 0;
 }
 
 const struct fy_nfdec_result *fy_nfdec_result(const struct fy_nfdec *d)

@@ -8,6 +8,12 @@
  * bounded time and decoded when the template comes. A packet with a
  * structural error is counted as malformed and none of its flows is
  * emitted; templates it defined before the error are kept.
+ *
+ * With session_idle_s set, a session without a packet for longer than that
+ * may be forgotten: at once when a new session needs its room in a full
+ * table, and at the latest at the next fy_nfdec_expire. Its templates,
+ * waiting data and counters go with it; the exporter, if it comes back,
+ * starts a new session and must send its templates again.
  */
 #ifndef FY_NF_DECODE_H
 #define FY_NF_DECODE_H
@@ -32,6 +38,9 @@ struct fy_nfdec_cfg {
 	/* data kept for a template, bookkeeping included; 1 MiB */
 	uint32_t pending_max_bytes;
 	uint32_t pending_max_age_ms; /* how long it waits; 30000 */
+	/* seconds without a packet after which a session may be evicted;
+	 * 0 (the default): kept until the decoder is freed */
+	uint32_t session_idle_s;
 };
 
 /* Counters per exporter and observation domain. */
@@ -62,6 +71,11 @@ struct fy_nfdec_totals {
 	uint64_t templates_over_max;	 /* max_templates reached */
 	uint64_t templates_over_session; /* max_templates_per_session */
 	uint64_t templates_too_long;	 /* over max_template_fields */
+	/* Sessions quiet for over session_idle_s, forgotten; and the
+	 * no_template they had counted, so that a sum over the sessions
+	 * plus this never goes down. */
+	uint64_t sessions_evicted;
+	uint64_t evicted_no_template;
 };
 
 /* What the decoder holds now, to compare with its caps. */
@@ -69,6 +83,8 @@ struct fy_nfdec_usage {
 	uint32_t sessions;
 	uint32_t templates;
 	uint64_t pending_bytes; /* data and bookkeeping of waiting sets */
+	/* last packet of the least recently active session; 0 if none */
+	uint64_t oldest_seen_ms;
 };
 
 /* What the session iterator reports. */
@@ -137,7 +153,13 @@ int fy_nfdec_decode(struct fy_nfdec *d, const struct fy_nf_src *src,
  */
 void fy_nfdec_set_output(struct fy_nfdec *d, struct fy_flow *buf, size_t cap);
 
-/* Drops waiting data older than the age limit; counts it as no_template. */
+/*
+ * Drops waiting data older than the age limit (counted as no_template) and
+ * evicts the sessions idle for longer than session_idle_s (counted in
+ * sessions_evicted). Call it now and then: the cost is that of what it
+ * frees. now_ms UINT64_MAX drops every waiting data set but evicts no
+ * session.
+ */
 void fy_nfdec_expire(struct fy_nfdec *d, uint64_t now_ms);
 
 const struct fy_nfdec_totals *fy_nfdec_totals(const struct fy_nfdec *d);
@@ -157,7 +179,11 @@ struct fy_nfdec_result {
 
 const struct fy_nfdec_result *fy_nfdec_result(const struct fy_nfdec *d);
 
-/* Calls `fn` for every session; stops early if it returns non-zero. */
+/*
+ * Calls `fn` for every session; stops early if it returns non-zero. The
+ * stats pointers it hands out, and fy_nfdec_result's, are good until the
+ * next fy_nfdec_decode or fy_nfdec_expire call (either may evict).
+ */
 int fy_nfdec_foreach_session(const struct fy_nfdec *d,
 			     int (*fn)(void *arg,
 				       const struct fy_nfdec_session_info *),

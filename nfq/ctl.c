@@ -147,14 +147,15 @@ static void print_status(const Flowyard__Control__StatusReply *s, bool json)
 			       ",\"flows_not_written\":%" PRIu64
 			       ",\"files_recovered\":%" PRIu64
 			       ",\"files_unfinished\":%" PRIu64
-			       ",\"limit_hits\":%" PRIu64 "},\"limits\":",
+			       ",\"limit_hits\":%" PRIu64
+			       ",\"sessions_evicted\":%" PRIu64 "},\"limits\":",
 			       c->exporters, c->templates, c->kernel_drops,
 			       t->packets, t->flows, t->bytes, t->malformed,
 			       t->sequence_failures, t->lost_flows,
 			       t->no_template, t->files_written,
 			       t->write_errors, t->flows_not_written,
 			       t->files_recovered, t->files_unfinished,
-			       t->limit_hits);
+			       t->limit_hits, t->sessions_evicted);
 			print_limits(c->limits, c->n_limits, true);
 			printf(",\"listeners\":[");
 		} else {
@@ -171,13 +172,15 @@ static void print_status(const Flowyard__Control__StatusReply *s, bool json)
 			       " flows not written)"
 			       "\nUnfinished:     %" PRIu64 " files (%" PRIu64
 			       " recovered)"
-			       "\nLimit hits:     %" PRIu64 "\n",
+			       "\nLimit hits:     %" PRIu64
+			       "\nEvicted:        %" PRIu64 " idle sessions\n",
 			       c->exporters, c->templates, t->packets, t->flows,
 			       t->bytes, t->malformed, t->sequence_failures,
 			       t->lost_flows, t->no_template, c->kernel_drops,
 			       t->files_written, t->write_errors,
 			       t->flows_not_written, t->files_unfinished,
-			       t->files_recovered, t->limit_hits);
+			       t->files_recovered, t->limit_hits,
+			       t->sessions_evicted);
 			print_limits(c->limits, c->n_limits, false);
 			printf("Listeners:\n");
 		}
@@ -404,6 +407,9 @@ static void metrics_status(const Flowyard__Control__StatusReply *s)
 	       "gauge", t->files_unfinished);
 	metric("limit_hits_total", "Refusals by a decoder or -M cap.",
 	       "counter", t->limit_hits);
+	metric("sessions_evicted_total",
+	       "Exporter sessions forgotten after --session-idle.", "counter",
+	       t->sessions_evicted);
 	metric("exporters", "Exporter sessions known.", "gauge",
 	       s->collector->exporters);
 	metric("templates", "Templates held.", "gauge",

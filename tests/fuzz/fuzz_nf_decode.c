@@ -4,8 +4,10 @@
  * sequence tracking are all exercised across packets.
  *
  * Input: records of [1 byte source selector][2 bytes length][payload].
- * The selector picks one of a few exporters (address, port), so that
- * templates of one never decode another's data by mistake.
+ * The selector's bits 0-2 and 3 pick one of 16 exporters (address, port),
+ * twice the session cap, so that templates of one never decode another's
+ * data by mistake and full tables evict idle sessions; bit 7 lets 1.5 s
+ * pass before the packet (over the 1 s idle limit), bit 6 sweeps first.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_templates_per_session = 64,
 		.pending_max_bytes = 16384,
 		.pending_max_age_ms = 5,
+		.session_idle_s = 1, /* eviction reachable in a few packets */
 	};
 	struct fy_nfdec *d = fy_nfdec_new(&cfg);
 	uint64_t now = 1;
@@ -45,13 +48,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = (size_t)data[1] << 8 | data[2];
 
 		memset(&src, 0, sizeof(src));
-		fy_addr_set_v4(&src.addr, 0x7f000001u + (data[0] & 3));
-		src.port = (uint16_t)(2055 + (data[0] >> 2 & 1));
+		fy_addr_set_v4(&src.addr, 0x7f000001u + (data[0] & 7));
+		src.port = (uint16_t)(2055 + (data[0] >> 3 & 1));
 		data += 3;
 		size -= 3;
 		if (len > size)
 			len = size;
-		fy_nfdec_decode(d, &src, data, len, now++, emit, NULL);
+		/* bit 7: 1.5 s pass first (sessions go idle); bit 6: a
+		 * sweep, as collectord's timer does */
+		now += data[-3] & 0x80 ? 1500 : 1;
+		if (data[-3] & 0x40)
+			fy_nfdec_expire(d, now);
+		fy_nfdec_decode(d, &src, data, len, now, emit, NULL);
 		data += len;
 		size -= len;
 	}

@@ -18,7 +18,14 @@
 # after the exporters; refused templates per exporter, also in --json) and
 # `nfq status` (text and --json); the legitimate exporter's flows, sent before,
 # during and after the flood, are all stored, intact; the daemon is still
-# up and answers; a new exporter over max-sessions is refused and counted.
+# up and answers; a new exporter over max-sessions is refused and counted
+# (the flood's sessions are seconds old, far from the default
+# --session-idle of 900 s: none is evicted).
+# Then a second collectord, with --session-idle 2: a short flood from more
+# addresses than max-sessions fills its session table; once those sessions
+# have been quiet for 2 s they are evicted (counted in nfq exporters and
+# nfq status, logged; gone from the exporters and templates listed), and a
+# new exporter is accepted and its flows stored.
 set -u
 if [ -z "${COLLECTORD_FLOOD_TIMED:-}" ]; then
 	COLLECTORD_FLOOD_TIMED=1 exec timeout -k 5 120 bash "$0" "$@"
@@ -66,7 +73,7 @@ CONF
 for k in "max-sessions $MAX_SESSIONS" "max-templates $MAX_TEMPLATES" \
 	"max-templates-per-session $MAX_PER_SESSION" \
 	"max-template-fields $MAX_FIELDS" "pending-max ${PENDING_KB}K" \
-	"max=$MAX_DYN"; do
+	"max=$MAX_DYN" "session-idle 900"; do
 	grep -q -- "$k" "$WORK/effective" || fail "-T lacks '$k': $(cat "$WORK/effective")"
 done
 
@@ -221,8 +228,95 @@ sleep 0.3
 EXP=$("$BIN/nfq" exporters --socket "$SOCK") || fail "nfq exporters: $EXP"
 [ "$(hits max-sessions "$P1")" -gt "$h0" ] ||
 	fail "a new session over the cap was not counted: $EXP"
+# the default --session-idle: 900 s, and nothing was evicted
+echo "$EXP" | awk -v p="$P1" '$1 == p && $2 == "session-idle" && $3 == 900 &&
+	$5 == 0 { f = 1 } END { exit !f }' ||
+	fail "session-idle: want 900 s and no eviction: $EXP"
 ok "a new exporter over max-sessions: refused and counted"
 stop "$CD"
 grep -q "collectord\[crit\]\|AddressSanitizer\|Segmentation" "$WORK/cd.log" &&
 	fail "collectord log: $(cat "$WORK/cd.log")"
+
+# ---- --session-idle: quiet sessions make room ----
+SOCK2=$WORK/cd2.sock
+MAX2=16
+IDLE=2
+cat > "$WORK/c2.conf" <<CONF
+base $WORK/flows2
+rotate 300
+max-sessions $MAX2
+session-idle 600
+listen port=$P1 ident=idle
+source port=$P1 ident=legit ip=127.0.0.1
+CONF
+# the command line wins over the file
+"$BIN/collectord" -c "$WORK/c2.conf" --session-idle $IDLE -T |
+	grep -qx "session-idle $IDLE" || fail "-T: session-idle $IDLE"
+"$BIN/collectord" -c "$WORK/c2.conf" --session-idle $IDLE --socket "$SOCK2" \
+	2> "$WORK/cd2.log" &
+CD2=$!
+PIDS+=($CD2)
+wait_udp "$P1"
+for _ in $(seq 50); do [ -S "$SOCK2" ] && break; sleep 0.1; done
+# 40 sources, one datagram each (2 templates): 16 sessions, 24 refused
+"$TOOLS/tmplflood" -n "127.0.0.1:$P1" --pps "$PPS" --seconds 10 \
+	--from 127.6.0.1 --sources 40 --last 257 --fields 8 \
+	> "$WORK/flood2.out" || fail "tmplflood (idle)"
+sleep 0.3
+EXP=$("$BIN/nfq" exporters --socket "$SOCK2") || fail "nfq exporters: $EXP"
+[ "$(used max-sessions "$P1")" = "$MAX2" ] || fail "sessions used: $EXP"
+h0=$(hits max-sessions "$P1")
+[ "$h0" -gt 0 ] || fail "the flood did not fill the session table: $EXP"
+# quiet for 2 s, then swept by the flush timer (every second)
+for _ in $(seq 100); do
+	EXP=$("$BIN/nfq" exporters --socket "$SOCK2") ||
+		fail "nfq exporters: $EXP"
+	[ "$(hits session-idle "$P1")" = "$MAX2" ] && break
+	sleep 0.1
+done
+echo "$EXP" | sed -n '/^Limits:/,$p'
+[ "$(hits session-idle "$P1")" = "$MAX2" ] ||
+	fail "want the $MAX2 sessions of the flood evicted: $EXP"
+[ "$(used max-sessions "$P1")" = 0 ] && [ "$(used max-templates "$P1")" = 0 ] ||
+	fail "evicted sessions still held: $EXP"
+echo "$EXP" | grep -q '^127\.6\.' && fail "evicted exporters still listed: $EXP"
+T=$("$BIN/nfq" templates --socket "$SOCK2") || fail "nfq templates: $T"
+echo "$T" | grep -q '127\.6\.' && fail "templates of evicted sessions: $T"
+# (one line, or a few if a sweep took them in two: the first at once)
+grep -q "listener port $P1: [0-9]* session(s) quiet for over --session-idle $IDLE s evicted" \
+	"$WORK/cd2.log" || fail "no log line for the evictions: $(cat "$WORK/cd2.log")"
+STATUS=$("$BIN/nfq" status --socket "$SOCK2") || fail "nfq status: $STATUS"
+echo "$STATUS" | grep -qx "Evicted: *$MAX2 idle sessions" ||
+	fail "nfq status: evictions: $STATUS"
+"$BIN/nfq" status --socket "$SOCK2" --json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+t, lim = st["totals"], st["limits"]
+assert t["sessions_evicted"] == int(sys.argv[1]), t
+# evictions refuse nothing: not in limit_hits
+assert t["limit_hits"] == sum(x["hits"] for x in lim
+			      if x["name"] != "session-idle"), st
+assert [x for x in lim if x["name"] == "session-idle" and
+	x["limit"] == int(sys.argv[2]) and x["hits"] == int(sys.argv[1])], lim
+' "$MAX2" "$IDLE" || fail "nfq status --json: evictions"
+"$BIN/nfq" metrics --socket "$SOCK2" |
+	grep -qx "flowyard_sessions_evicted_total $MAX2" || fail "metrics: evictions"
+ok "the flood's $MAX2 sessions, quiet for ${IDLE} s: evicted, counted, logged"
+
+# a new exporter is now accepted, and all its flows stored
+want=$("$TOOLS/flowgen" -n "127.0.0.1:$P1" -v 9 -c 300 -s 9) ||
+	fail "flowgen (idle)"
+sleep 0.3
+EXP=$("$BIN/nfq" exporters --socket "$SOCK2") || fail "nfq exporters: $EXP"
+[ "$(hits max-sessions "$P1")" = "$h0" ] ||
+	fail "the new exporter was refused: $EXP"
+"$BIN/nfq" rotate legit --socket "$SOCK2" > /dev/null || fail "nfq rotate"
+got=$("$TOOLS/flowcount" "$WORK/flows2/legit") || fail "flowcount: $got"
+[ "$(field flows "$got")" = "$(field flows "$want")" ] &&
+	[ "$(field bytes "$got")" = "$(field bytes "$want")" ] ||
+	fail "new exporter after the evictions: sent $want, stored $got"
+ok "after the evictions a new exporter is accepted: $(field flows "$got") flows stored"
+stop "$CD2"
+grep -q "collectord\[crit\]\|AddressSanitizer\|Segmentation" "$WORK/cd2.log" &&
+	fail "collectord log: $(cat "$WORK/cd2.log")"
 exit 0

@@ -975,6 +975,211 @@ static void test_limits(void **state)
 	fy_nfdec_free(d);
 }
 
+/* ---- idle sessions ---- */
+
+static int count_sessions(void *arg, const struct fy_nfdec_session_info *i)
+{
+	(void)i;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int nsessions(struct fy_nfdec *d)
+{
+	int n = 0;
+
+	fy_nfdec_foreach_session(d, count_sessions, &n);
+	return n;
+}
+
+static int has_session(void *arg, const struct fy_nfdec_session_info *i)
+{
+	return i->domain == *(uint32_t *)arg;
+}
+
+/* A v9 packet of domain `dom` defining template 300 (and, with `data`,
+ * a record for template `data` after it). */
+static int v9_packet(struct fy_nfdec *d, struct fy_nf_src *s, uint32_t dom,
+		     uint16_t data, uint64_t now, struct sink *k)
+{
+	struct pkt p;
+
+	pkt_v9(&p, 100000, 1700000000, 0, dom);
+	set_open(&p, 0);
+	put_template(&p, 300, tmpl4, TMPL4_N);
+	set_close(&p, 0);
+	if (data) {
+		set_open(&p, data);
+		put_rec4(&p, dom, 1, 100, 1, 2);
+		set_close(&p, 3);
+	}
+	return decode(d, s, &p, now, k);
+}
+
+static void test_idle_eviction_when_full(void **state)
+{
+	struct fy_nfdec_cfg cfg = {.max_sessions = 2, .session_idle_s = 10};
+	struct fy_nfdec *d = fy_nfdec_new(&cfg);
+	struct fy_nf_src s = src_v4(0xc0000201, 2055);
+	struct sink *k = calloc(1, sizeof(*k));
+	struct fy_nfdec_usage u;
+	uint32_t dom;
+
+	(void)state;
+	assert_int_equal(v9_packet(d, &s, 1, 0, 1000, NULL), FY_NFDEC_OK);
+	assert_int_equal(v9_packet(d, &s, 2, 0, 2000, NULL), FY_NFDEC_OK);
+	fy_nfdec_get_usage(d, &u);
+	assert_int_equal(u.templates, 2);
+	assert_true(u.oldest_seen_ms == 1000);
+
+	/* full, and the oldest is quiet for 4 s only: refused */
+	assert_int_equal(v9_packet(d, &s, 3, 0, 5000, NULL),
+			 FY_NFDEC_NO_SESSION);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_rejected, 1);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_evicted, 0);
+	/* exactly the limit is not over it */
+	assert_int_equal(v9_packet(d, &s, 3, 0, 11000, NULL),
+			 FY_NFDEC_NO_SESSION);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_rejected, 2);
+
+	/* 10.5 s: domain 1 makes room; domain 2 (9.5 s) stays */
+	assert_int_equal(v9_packet(d, &s, 3, 300, 11500, k), FY_NFDEC_OK);
+	assert_int_equal(k->n, 1);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_evicted, 1);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_rejected, 2);
+	assert_int_equal(nsessions(d), 2);
+	dom = 1;
+	assert_int_equal(fy_nfdec_foreach_session(d, has_session, &dom), 0);
+	assert_int_equal(stats_of(d, 2055, 2).templates, 1);
+	fy_nfdec_get_usage(d, &u);
+	assert_int_equal(u.sessions, 2);
+	assert_int_equal(u.templates, 2);
+	assert_true(u.oldest_seen_ms == 2000);
+
+	/* domain 1 comes back with data only: a new session, counters from
+	 * zero, and its data waits for the template to be sent again */
+	{
+		struct pkt p;
+
+		pkt_v9(&p, 100000, 1700000000, 9, 1);
+		set_open(&p, 300);
+		put_rec4(&p, 1, 1, 100, 1, 2);
+		set_close(&p, 3);
+		assert_int_equal(decode(d, &s, &p, 12500, k), FY_NFDEC_OK);
+	}
+	assert_int_equal(k->n, 1);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_evicted, 2);
+	assert_int_equal(stats_of(d, 2055, 1).st.packets, 1);
+	assert_int_equal(stats_of(d, 2055, 1).st.pending, 1);
+	assert_int_equal(stats_of(d, 2055, 1).templates, 0);
+	assert_int_equal(v9_packet(d, &s, 1, 0, 12600, k), FY_NFDEC_OK);
+	assert_int_equal(k->n, 2);
+	assert_int_equal(stats_of(d, 2055, 1).st.flows, 1);
+	fy_nfdec_free(d);
+	free(k);
+}
+
+static void test_idle_order_is_activity(void **state)
+{
+	struct fy_nfdec_cfg cfg = {.max_sessions = 2, .session_idle_s = 1};
+	struct fy_nfdec *d = fy_nfdec_new(&cfg);
+	struct fy_nf_src s = src_v4(0xc0000201, 2055);
+	uint32_t dom;
+
+	(void)state;
+	assert_int_equal(v9_packet(d, &s, 1, 0, 1000, NULL), FY_NFDEC_OK);
+	assert_int_equal(v9_packet(d, &s, 2, 0, 1100, NULL), FY_NFDEC_OK);
+	/* domain 1 speaks again: domain 2 is now the least recent */
+	assert_int_equal(v9_packet(d, &s, 1, 0, 1200, NULL), FY_NFDEC_OK);
+	assert_int_equal(v9_packet(d, &s, 3, 0, 2150, NULL), FY_NFDEC_OK);
+	dom = 2;
+	assert_int_equal(fy_nfdec_foreach_session(d, has_session, &dom), 0);
+	assert_int_equal(stats_of(d, 2055, 1).st.packets, 2);
+	assert_int_equal(stats_of(d, 2055, 3).st.packets, 1);
+	/* the one evicted must be idle, not merely the least recent */
+	assert_int_equal(v9_packet(d, &s, 4, 0, 2180, NULL),
+			 FY_NFDEC_NO_SESSION);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_evicted, 1);
+	fy_nfdec_free(d);
+}
+
+static void test_idle_sweep(void **state)
+{
+	struct fy_nfdec_cfg cfg = {.session_idle_s = 5,
+				   .pending_max_age_ms = 60000};
+	struct fy_nfdec *d = fy_nfdec_new(&cfg);
+	struct fy_nf_src s = src_v4(0xc0000201, 2055);
+	struct fy_nf_src s2 = src_v4(0xc0000202, 2055);
+	struct fy_nfdec_usage u;
+	struct pkt p;
+	int i;
+
+	(void)state;
+	/* three sessions with data waiting for templates never sent */
+	for (i = 1; i <= 3; i++) {
+		pkt_v9(&p, 1, 1, 0, (uint32_t)i);
+		set_open(&p, 400);
+		put_rec4(&p, 1, 1, 100, 1, 2);
+		set_close(&p, 3);
+		assert_int_equal(decode(d, &s, &p, (uint64_t)i * 1000, NULL),
+				 FY_NFDEC_OK);
+	}
+	/* and one with a template, later */
+	assert_int_equal(v9_packet(d, &s2, 1, 0, 4000, NULL), FY_NFDEC_OK);
+	assert_non_null(fy_nfdec_result(d)->stats);
+	fy_nfdec_get_usage(d, &u);
+	assert_int_equal(u.sessions, 4);
+	assert_true(u.pending_bytes > 0);
+
+	/* idle over 5 s: the first only, its waiting set counted */
+	fy_nfdec_expire(d, 7000);
+	assert_int_equal(nsessions(d), 3);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_evicted, 1);
+	assert_int_equal(fy_nfdec_totals(d)->evicted_no_template, 1);
+	fy_nfdec_expire(d, 8500);
+	assert_int_equal(nsessions(d), 1);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_evicted, 3);
+	assert_int_equal(fy_nfdec_totals(d)->evicted_no_template, 3);
+	fy_nfdec_get_usage(d, &u);
+	assert_int_equal(u.sessions, 1);
+	assert_int_equal(u.templates, 1);
+	assert_true(u.pending_bytes == 0);
+	/* the last packet's session is still there: its result stands */
+	assert_non_null(fy_nfdec_result(d)->stats);
+	/* UINT64_MAX drops waiting data only */
+	fy_nfdec_expire(d, UINT64_MAX);
+	assert_int_equal(nsessions(d), 1);
+	fy_nfdec_expire(d, 9500);
+	assert_int_equal(nsessions(d), 0);
+	assert_null(fy_nfdec_result(d)->stats);
+	fy_nfdec_get_usage(d, &u);
+	assert_int_equal(u.templates, 0);
+	assert_true(u.oldest_seen_ms == 0);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_evicted, 4);
+	/* and a new one is made as usual */
+	assert_int_equal(v9_packet(d, &s2, 1, 300, 10000, NULL), FY_NFDEC_OK);
+	assert_int_equal(stats_of(d, 2055, 1).st.flows, 1);
+	fy_nfdec_free(d);
+}
+
+static void test_idle_never(void **state)
+{
+	struct fy_nfdec_cfg cfg = {.max_sessions = 1};
+	struct fy_nfdec *d = fy_nfdec_new(&cfg);
+	struct fy_nf_src s = src_v4(0xc0000201, 2055);
+
+	(void)state;
+	assert_int_equal(fy_nfdec_config(d)->session_idle_s, 0);
+	assert_int_equal(v9_packet(d, &s, 1, 0, 1000, NULL), FY_NFDEC_OK);
+	fy_nfdec_expire(d, 1000 + 86400000ull * 365);
+	assert_int_equal(nsessions(d), 1);
+	assert_int_equal(v9_packet(d, &s, 2, 0, 1000 + 86400000ull * 365, NULL),
+			 FY_NFDEC_NO_SESSION);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_evicted, 0);
+	assert_int_equal(fy_nfdec_totals(d)->sessions_rejected, 1);
+	fy_nfdec_free(d);
+}
+
 static void test_pending_bounded(void **state)
 {
 	struct fy_nfdec_cfg cfg = {.pending_max_bytes = 1000};
@@ -1075,6 +1280,10 @@ int main(void)
 		cmocka_unit_test(test_sequence_v5),
 		cmocka_unit_test(test_sequence_v9_and_ipfix),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_idle_eviction_when_full),
+		cmocka_unit_test(test_idle_order_is_activity),
+		cmocka_unit_test(test_idle_sweep),
+		cmocka_unit_test(test_idle_never),
 		cmocka_unit_test(test_pending_bounded),
 		cmocka_unit_test(test_bad_version_and_empty),
 		cmocka_unit_test(test_template_iteration),
