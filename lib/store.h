@@ -370,6 +370,34 @@ void fy_store_reader_fill(struct fy_store_reader *r, uint64_t mask,
 			  struct fy_flow *out);
 
 /*
+ * Dictionary access to the loaded block, for callers that count by the
+ * value of one column: when column `col` (selected, not first_ms/last_ms)
+ * holds few distinct values in the block - a dictionary, or one value for
+ * all flows - sets *idx to the entry number of each flow of the block
+ * (flow i has entry (*idx)[i]) and returns the number of entries (>= 1);
+ * otherwise returns 0 and sets *idx to NULL. fy_store_reader_dict_fill
+ * writes the field of column `col` of entries ent[0..cnt) into
+ * out[0..cnt), as fy_store_reader_fill writes it for a flow of that entry,
+ * and touches no other field. Both are valid until the next call of
+ * next_block or next; dict_fill needs a column for which dict returned
+ * entries.
+ */
+uint32_t fy_store_reader_dict(struct fy_store_reader *r, unsigned col,
+			      const uint16_t **idx);
+void fy_store_reader_dict_fill(struct fy_store_reader *r, unsigned col,
+			       const uint16_t *ent, uint32_t cnt,
+			       struct fy_flow *out);
+/*
+ * Column `col` of the loaded block, an integer column or first_ms /
+ * last_ms, as an array of its struct fy_flow field's type: flow i's value
+ * is at (const uint8_t *)p + i * *stride, and *stride is 0 when every
+ * flow has the same value. NULL when the field is zero in every flow (the
+ * column is all zero or not selected), and for address and MAC columns
+ * (read those with fill). Valid until the next call of next_block or next.
+ */
+const void *fy_store_reader_column(struct fy_store_reader *r, unsigned col,
+				   size_t *stride);
+/*
  * The last message: the open-time recovery note, or the last block error.
  * Empty string when there is none.
  */

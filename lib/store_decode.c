@@ -140,26 +140,62 @@ static inline uint64_t dcol_uint(const struct fy_store_dcol *c, size_t i)
 }
 
 /*
- * The values of an integer column into v[0..n): plane by plane for a
- * plain column (loops the compiler vectorises), value by value otherwise.
+ * n values of W byte planes into v, each value in one go: with W a
+ * constant the byte loop unrolls, and v is written once, not once per
+ * plane.
+ */
+static inline __attribute__((always_inline)) void
+planes_u64(const uint8_t *pl, uint32_t n, unsigned W, uint64_t *v)
+{
+	uint32_t i;
+	unsigned k;
+
+	for (i = 0; i < n; i++) {
+		uint64_t x = pl[i];
+
+		for (k = 1; k < W; k++)
+			x |= (uint64_t)pl[(size_t)k * n + i] << (8 * k);
+		v[i] = x;
+	}
+}
+
+/*
+ * The values of an integer column into v[0..n): straight from the planes
+ * for a plain column, value by value otherwise.
  */
 static void dcol_u64(const struct fy_store_dcol *c, uint32_t n, uint64_t *v)
 {
 	uint32_t i;
-	unsigned k;
 
 	if (c->width == 0 || c->idx || c->nvals != n) {
 		for (i = 0; i < n; i++)
 			v[i] = c->width ? dcol_uint(c, i) : 0;
 		return;
 	}
-	for (i = 0; i < n; i++)
-		v[i] = c->plane[i];
-	for (k = 1; k < c->width; k++) {
-		const uint8_t *pl = c->plane + (size_t)k * n;
-
-		for (i = 0; i < n; i++)
-			v[i] |= (uint64_t)pl[i] << (8 * k);
+	switch (c->width) {
+	case 1:
+		planes_u64(c->plane, n, 1, v);
+		break;
+	case 2:
+		planes_u64(c->plane, n, 2, v);
+		break;
+	case 3:
+		planes_u64(c->plane, n, 3, v);
+		break;
+	case 4:
+		planes_u64(c->plane, n, 4, v);
+		break;
+	case 5:
+		planes_u64(c->plane, n, 5, v);
+		break;
+	case 6:
+		planes_u64(c->plane, n, 6, v);
+		break;
+	case 7:
+		planes_u64(c->plane, n, 7, v);
+		break;
+	default:
+		planes_u64(c->plane, n, 8, v);
 	}
 }
 
@@ -241,26 +277,98 @@ static int inflate(const uint8_t *src, size_t len, bool lz4, uint8_t *dst,
 	return 0;
 }
 
-/* Unpacks the indices after the dictionary planes; each must be < d. */
+/* Index i (B bits each, LSB first) from 4 bytes at its first byte. */
+static inline uint32_t idx_at(const uint8_t *packed, size_t bit, uint32_t mask)
+{
+	const uint8_t *p = packed + (bit >> 3);
+	uint32_t x = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+		     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+
+	return (x >> (bit & 7)) & mask;
+}
+
+/*
+ * Groups of 8 indices of B bits (B bytes each group), with B a constant:
+ * every shift and offset is one too. Returns the indices done; *bad gets
+ * whether one was >= d. Stops 4 bytes short of the end (the loads).
+ */
+static inline __attribute__((always_inline)) uint32_t
+unpack_groups(const uint8_t *packed, size_t len, uint32_t n, unsigned B,
+	      uint32_t d, uint16_t *idx, uint32_t *bad)
+{
+	const uint32_t mask = (1u << B) - 1;
+	uint32_t g, k, v, b = 0;
+
+	for (g = 0; (g + 1) * 8 <= n && ((size_t)g + 1) * B + 4 <= len; g++) {
+		const uint8_t *p = packed + (size_t)g * B;
+
+		for (k = 0; k < 8; k++) {
+			v = idx_at(p, k * B, mask);
+			b |= v >= d;
+			idx[g * 8 + k] = (uint16_t)v;
+		}
+	}
+	*bad |= b;
+	return g * 8;
+}
+
+/*
+ * Unpacks the indices after the dictionary planes (LSB first); each must
+ * be < d. An index of at most 16 bits starting anywhere in a byte lies in
+ * the 4 bytes from there: one little-endian load and a shift each (with
+ * the width a constant for the usual widths), the last few from the bytes
+ * that are left.
+ */
 static int unpack_idx(const uint8_t *packed, const struct dict_geom *g,
 		      uint32_t n, uint16_t *idx)
 {
-	uint32_t mask = (1u << g->bits) - 1, i;
-	uint64_t acc = 0;
-	unsigned nb = 0;
+	const uint32_t mask = (1u << g->bits) - 1;
+	const size_t len = ((size_t)n * g->bits + 7) / 8;
+	uint32_t i = 0, v, bad = 0;
+	size_t bit;
 
-	for (i = 0; i < n; i++) {
-		while (nb < g->bits) {
-			acc |= (uint64_t)*packed++ << nb;
-			nb += 8;
-		}
-		if ((acc & mask) >= g->d)
-			return -EBADMSG;
-		idx[i] = (uint16_t)(acc & mask);
-		acc >>= g->bits;
-		nb -= g->bits;
+#define GROUPS(B)                                                      \
+	case B:                                                        \
+		i = unpack_groups(packed, len, n, B, g->d, idx, &bad); \
+		break
+	switch (g->bits) {
+		GROUPS(1);
+		GROUPS(2);
+		GROUPS(3);
+		GROUPS(4);
+		GROUPS(5);
+		GROUPS(6);
+		GROUPS(7);
+		GROUPS(8);
+		GROUPS(9);
+		GROUPS(10);
+		GROUPS(11);
+		GROUPS(12);
+		GROUPS(13);
+		GROUPS(14);
+		GROUPS(15);
+		GROUPS(16);
+	default:
+		break;
 	}
-	return 0;
+#undef GROUPS
+	for (bit = (size_t)i * g->bits; i < n && (bit >> 3) + 4 <= len;
+	     i++, bit += g->bits) {
+		v = idx_at(packed, bit, mask);
+		bad |= v >= g->d;
+		idx[i] = (uint16_t)v;
+	}
+	for (; i < n; i++, bit += g->bits) {
+		uint32_t x = 0;
+		size_t k;
+
+		for (k = 0; k < 4 && (bit >> 3) + k < len; k++)
+			x |= (uint32_t)packed[(bit >> 3) + k] << (8 * k);
+		v = (x >> (bit & 7)) & mask;
+		bad |= v >= g->d;
+		idx[i] = (uint16_t)v;
+	}
+	return bad ? -EBADMSG : 0;
 }
 
 static int unpack_col(const uint8_t *blk, const struct fy_store_blkhdr *h,

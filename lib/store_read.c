@@ -48,6 +48,9 @@ struct fy_store_reader {
 	uint64_t mat_const; /* columns of one value: mat holds it once */
 	uint8_t *dict; /* a dictionary's values, while one is made */
 	size_t dict_cap;
+	unsigned dict_of;   /* column + 1 whose values dict holds; 0: none */
+	uint16_t *zero_idx; /* entry 0 for every flow: one-value columns */
+	uint32_t zero_n;
 	uint8_t *blk;
 	size_t blk_cap;
 	uint64_t scan_budget; /* bytes a recovery scan may still verify */
@@ -606,6 +609,7 @@ void fy_store_reader_close(struct fy_store_reader *r)
 	for (unsigned c = 0; c < FY_STORE_NCOLS; c++)
 		free(r->mat[c]);
 	free(r->dict);
+	free(r->zero_idx);
 	free(r->blk);
 	free(r->idx);
 	free(r->path);
@@ -707,10 +711,11 @@ static int grow_buf(uint8_t **p, size_t *cap, size_t need)
 static int mat_prepare(struct fy_store_reader *r)
 {
 	const struct fy_store_dblock *d = &r->d;
-	size_t dict = 0;
+	size_t dict = 16; /* a one-value column for fy_store_reader_dict */
 	unsigned c;
 
 	r->mat_done = r->mat_const = 0;
+	r->dict_of = 0;
 	for (c = 0; c < FY_STORE_NCOLS; c++) {
 		const struct fy_store_dcol *dc = &d->col[c];
 		size_t w;
@@ -744,6 +749,26 @@ static int mat_prepare(struct fy_store_reader *r)
 					    << (8 * k));                     \
 	} while (0)
 
+/*
+ * The same for 8-byte fields of W planes (W a constant: the byte loop
+ * unrolls), each value written once.
+ */
+static inline __attribute__((always_inline)) void
+planes_u64(const uint8_t *pl, uint32_t nv, unsigned W, uint8_t *dst)
+{
+	uint64_t *v = (uint64_t *)(void *)dst;
+	uint32_t i;
+	unsigned k;
+
+	for (i = 0; i < nv; i++) {
+		uint64_t x = pl[i];
+
+		for (k = 1; k < W; k++)
+			x |= (uint64_t)pl[(size_t)k * nv + i] << (8 * k);
+		v[i] = x;
+	}
+}
+
 static void planes_to(const uint8_t *pl, uint32_t nv, unsigned w, bool ints,
 		      unsigned size, uint8_t *dst)
 {
@@ -758,7 +783,22 @@ static void planes_to(const uint8_t *pl, uint32_t nv, unsigned w, bool ints,
 	}
 	switch (size) {
 	case 8:
-		PLANES_TO(uint64_t);
+		switch (w) {
+		case 1:
+			planes_u64(pl, nv, 1, dst);
+			break;
+		case 2:
+			planes_u64(pl, nv, 2, dst);
+			break;
+		case 3:
+			planes_u64(pl, nv, 3, dst);
+			break;
+		case 4:
+			planes_u64(pl, nv, 4, dst);
+			break;
+		default:
+			PLANES_TO(uint64_t);
+		}
 		break;
 	case 4:
 		PLANES_TO(uint32_t);
@@ -814,6 +854,7 @@ static void materialise(struct fy_store_reader *r, unsigned c)
 	if (dc->idx) {
 		planes_to(dc->plane, dc->nvals, dc->width, ints, def->size,
 			  r->dict);
+		r->dict_of = c + 1;
 		gather(r->dict, dc->idx, r->d.n, s, r->mat[c]);
 	} else if (dc->nvals == r->d.n) {
 		planes_to(dc->plane, dc->nvals, dc->width, ints, def->size,
@@ -917,6 +958,106 @@ void fy_store_reader_fill(struct fy_store_reader *r, uint64_t mask,
 			PUT(16);
 		}
 	}
+}
+
+uint32_t fy_store_reader_dict(struct fy_store_reader *r, unsigned col,
+			      const uint16_t **idx)
+{
+	const struct fy_store_dcol *dc;
+	uint8_t kind;
+
+	*idx = NULL;
+	if (!r->loaded || col >= FY_STORE_NCOLS ||
+	    !(r->d.want & FY_STORE_MASK(col)))
+		return 0;
+	kind = fy_store_cols[col].kind;
+	if (kind == FY_STORE_K_FIRST || kind == FY_STORE_K_LAST)
+		return 0;
+	dc = &r->d.col[col];
+	if (dc->idx) {
+		*idx = dc->idx;
+		return dc->nvals;
+	}
+	/* all zero, or one value for all: a dictionary of one entry */
+	if (dc->width != 0 && dc->nvals != 1)
+		return 0;
+	if (r->zero_n < r->d.n) {
+		uint16_t *z = calloc(r->d.n, sizeof(*z));
+
+		if (z == NULL)
+			return 0; /* the caller reads the flows instead */
+		free(r->zero_idx);
+		r->zero_idx = z;
+		r->zero_n = r->d.n;
+	}
+	*idx = r->zero_idx;
+	return 1;
+}
+
+void fy_store_reader_dict_fill(struct fy_store_reader *r, unsigned col,
+			       const uint16_t *ent, uint32_t cnt,
+			       struct fy_flow *out)
+{
+	const struct fy_store_coldef *def;
+	const struct fy_store_dcol *dc;
+	const uint8_t *v;
+	uint32_t j;
+	size_t s;
+
+	if (!r->loaded || col >= FY_STORE_NCOLS)
+		return;
+	def = &fy_store_cols[col];
+	dc = &r->d.col[col];
+	if (dc->width == 0) {
+		for (j = 0; j < cnt; j++)
+			memset((uint8_t *)&out[j] + def->off, 0, def->size);
+		return;
+	}
+	/* the entries as values of the field, made once per block */
+	if (r->dict_of != col + 1) {
+		planes_to(dc->plane, dc->nvals, dc->width,
+			  def->kind == FY_STORE_K_INT, def->size, r->dict);
+		r->dict_of = col + 1;
+	}
+	s = mat_width(col, dc);
+	for (j = 0; j < cnt; j++) {
+		uint8_t *f = (uint8_t *)&out[j] + def->off;
+
+		if (ent[j] >= dc->nvals) { /* not an entry: as a zero column */
+			memset(f, 0, def->size);
+			continue;
+		}
+		v = r->dict + (size_t)ent[j] * s;
+		if (def->kind == FY_STORE_K_ADDR && dc->width == 4) {
+			memcpy(f, v4_mapped, 12);
+			memcpy(f + 12, v, 4);
+		} else {
+			memcpy(f, v, s);
+		}
+	}
+}
+
+const void *fy_store_reader_column(struct fy_store_reader *r, unsigned col,
+				   size_t *stride)
+{
+	const struct fy_store_coldef *def;
+
+	*stride = 0;
+	if (!r->loaded || col >= FY_STORE_NCOLS ||
+	    !(r->d.want & FY_STORE_MASK(col)))
+		return NULL;
+	def = &fy_store_cols[col];
+	if (def->kind == FY_STORE_K_FIRST || def->kind == FY_STORE_K_LAST) {
+		*stride = sizeof(uint64_t);
+		return def->kind == FY_STORE_K_FIRST ? r->d.first : r->d.last;
+	}
+	if (def->kind != FY_STORE_K_INT || r->d.col[col].width == 0)
+		return NULL;
+	if (!(r->mat_done & FY_STORE_MASK(col)))
+		materialise(r, col);
+	if (!(r->mat_const & FY_STORE_MASK(col)))
+		*stride = def->size;
+	return r->mat[col];
 }
 
 long fy_store_reader_next_block(struct fy_store_reader *r)

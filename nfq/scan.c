@@ -16,6 +16,21 @@
  *
  * Queries whose output depends on file order (a listing, -c, -O) run on
  * one thread; the others on as many as there are cores (--threads).
+ *
+ * A -s statistic of one column (srcip, dstport, proto, ...) whose column
+ * is a dictionary in a block (a few hundred addresses in 16384 flows is
+ * common) is counted per dictionary entry in a small array, and only the
+ * entries go into the hash table when the block is done: a few hundred
+ * hash lookups per block instead of one per flow. The entries go in in
+ * the order of their first flow, with nfq_counters_merge, so the table
+ * ends up exactly as flow by flow (the same insertion order, which breaks
+ * ties in the top N).
+ *
+ * A statistic of a 1- or 2-byte field (ports, protocol, tos, ...) is
+ * counted in an array indexed by the value instead (no hashing, no key
+ * compare; a dictionary block's entries go into it too), and the values
+ * go into the hash table in the order they were first met when the
+ * worker is done: again the table a flow-by-flow count makes.
  */
 #include "nfq.h"
 
@@ -34,6 +49,8 @@
 #define BATCH 1024
 /* blocks per work item when files are split: 4 items per worker at least */
 #define ITEM_MIN_BLOCKS 4
+/* dictionary entries turned into keys at a time */
+#define DICT_CHUNK 64
 
 /*
  * -s record in bounded memory, exactly (see scan_pruned): the first pass
@@ -87,12 +104,36 @@ struct shared {
 	bool check;	    /* a window or a filter to apply */
 	uint64_t pre_mask;  /* columns they read */
 	bool normalise;	    /* ICMP type/code into dst_port */
+	/* per statistic: its one store column when it can be counted per
+	 * dictionary entry (else -1), and the columns no one else reads */
+	int dict_col[NFQ_MAX_STATS];
+	uint64_t dict_skip[NFQ_MAX_STATS];
+	unsigned dense_size[NFQ_MAX_STATS]; /* 1, 2: by value; 0: no */
+	/* nothing but the summary and such statistics: a block whose every
+	 * statistic is counted per entry needs no flow built (scan_columns) */
+	bool columnar;
 	atomic_size_t next; /* next item */
 	atomic_uint_fast64_t passed; /* for -c across workers */
 	atomic_bool over_budget;
 	atomic_uint_fast64_t bytes_done; /* file bytes of finished files */
 	pthread_mutex_t msg_lock;
 	struct nfq_progress *progress;
+};
+
+/* A statistic of a small field counted in an array indexed by value. */
+struct dense_stat {
+	struct nfq_counters *acc; /* 2^(8 * size) */
+	uint16_t *order;	  /* values met, in order of first flow */
+	uint32_t n_order;
+};
+
+/* A statistic counted per dictionary entry in the loaded block. */
+struct dict_stat {
+	bool on;		  /* in this block */
+	const uint16_t *idx;	  /* entry of each flow of the block */
+	struct nfq_counters *acc; /* per entry; zero between blocks */
+	uint16_t *order;	  /* entries met, in order of first flow */
+	uint32_t n_order, cap;
 };
 
 struct worker {
@@ -108,6 +149,12 @@ struct worker {
 	struct fy_flow **pass; /* the flows of buf that passed */
 	uint32_t *sel;	       /* their numbers in the batch */
 	struct fy_flow **cand; /* flows of candidate buckets (scan_pruned) */
+	struct dict_stat dict[NFQ_MAX_STATS];
+	struct dense_stat dense[NFQ_MAX_STATS];
+	uint64_t skip;		    /* columns not filled in this block */
+	uint32_t from;		    /* block number of buf[0] */
+	bool columnar;		    /* this block: scan_columns */
+	struct fy_flow *dict_buf;   /* DICT_CHUNK entries' values */
 	struct fy_store_reader *rd; /* open file, kept for its next item */
 	size_t rd_file;
 	struct fy_flow *sorted;
@@ -218,6 +265,382 @@ static int sketch_sink(struct worker *w, struct fy_flow *const *pass,
 	return 0;
 }
 
+/*
+ * Which statistics can be counted per dictionary entry: one field of one
+ * column, stored as is (an "any" statistic reads two; -s record a key
+ * of several). The column is then not even filled into the flows when
+ * nothing else of the query reads it.
+ */
+static void dict_setup(struct shared *sh)
+{
+	const struct nfq_query *q = sh->q;
+	size_t i, j;
+
+	for (i = 0; i < NFQ_MAX_STATS; i++) {
+		const struct nfq_stat_spec *sp = &q->stat_specs[i];
+		uint64_t cols, others;
+
+		sh->dict_col[i] = -1;
+		sh->dict_skip[i] = 0;
+		sh->dense_size[i] = 0;
+		if (i >= q->n_stats || sp->type == NFQ_ST_RECORD ||
+		    nfq_stat_field(sp->type, 1) != NFQ_F_NONE)
+			continue;
+		/* later passes count only -s record */
+		if (nfq_field_info(nfq_stat_field(sp->type, 0))->size <= 2 &&
+		    sh->pass->first)
+			sh->dense_size[i] =
+				nfq_field_info(nfq_stat_field(sp->type, 0))
+					->size;
+		cols = nfq_field_info(nfq_stat_field(sp->type, 0))->cols;
+		if (cols == 0 || (cols & (cols - 1)) != 0)
+			continue;
+		sh->dict_col[i] = __builtin_ctzll(cols);
+		if (q->list || q->sort_buffer || q->aggregate)
+			continue;
+		/* the summary, the counters, the checks and the others */
+		others = COL(FIRST_MS) | COL(LAST_MS) | COL(PACKETS) |
+			 COL(BYTES) | COL(OUT_PACKETS) | COL(OUT_BYTES) |
+			 COL(PROTO) | COL(TOS) | COL(TCP_FLAGS) | sh->pre_mask;
+		if (sh->normalise)
+			others |= COL(DST_PORT) | COL(ICMP_TYPE) |
+				  COL(ICMP_CODE);
+		for (j = 0; j < q->n_stats; j++) {
+			if (j == i)
+				continue;
+			if (q->stat_specs[j].type == NFQ_ST_RECORD)
+				others |= q->record_key.cols;
+			else
+				others |= nfq_stat_cols(q->stat_specs[j].type);
+		}
+		sh->dict_skip[i] = cols & ~others;
+	}
+	sh->columnar = !sh->check && q->limit == NFQ_UNLIMITED && !q->list &&
+		       !q->sort_buffer && !q->aggregate && q->n_stats > 0 &&
+		       sh->pass->mode == PASS_ALL && sh->pass->first &&
+		       !(q->cols & (COL(OUT_PACKETS) | COL(OUT_BYTES) |
+				    COL(TOS) | COL(TCP_FLAGS)));
+	for (i = 0; i < q->n_stats; i++)
+		if (sh->dict_col[i] < 0)
+			sh->columnar = false;
+}
+
+static int dict_grow(struct dict_stat *ds, uint32_t n)
+{
+	struct nfq_counters *a;
+	uint16_t *o;
+
+	if ((a = realloc(ds->acc, n * sizeof(*a))) == NULL)
+		return -ENOMEM;
+	memset(a + ds->cap, 0, (n - ds->cap) * sizeof(*a));
+	ds->acc = a;
+	if ((o = realloc(ds->order, n * sizeof(*o))) == NULL)
+		return -ENOMEM;
+	ds->order = o;
+	ds->cap = n;
+	return 0;
+}
+
+/*
+ * Whether the loaded block has no ICMP flow, by its protocol dictionary:
+ * dst_port is then the column's value (normalise changes nothing).
+ */
+static bool block_icmp_free(struct worker *w)
+{
+	uint16_t ent[DICT_CHUNK];
+	const uint16_t *idx;
+	uint32_t n, j;
+
+	n = fy_store_reader_dict(w->rd, FY_STORE_COL_PROTO, &idx);
+	if (n == 0 || n > DICT_CHUNK)
+		return false;
+	for (j = 0; j < n; j++)
+		ent[j] = (uint16_t)j;
+	fy_store_reader_dict_fill(w->rd, FY_STORE_COL_PROTO, ent, n,
+				  w->dict_buf);
+	for (j = 0; j < n; j++)
+		if (w->dict_buf[j].proto == 1 || w->dict_buf[j].proto == 58)
+			return false;
+	return true;
+}
+
+/* A block is loaded: the statistics to count per entry in it. */
+static void dict_begin(struct worker *w)
+{
+	struct shared *sh = w->sh;
+	size_t i;
+
+	w->skip = 0;
+	w->columnar = sh->columnar;
+	for (i = 0; i < w->n_stats; i++) {
+		struct dict_stat *ds = &w->dict[i];
+		int col = sh->dict_col[i];
+		uint32_t n;
+
+		ds->on = false;
+		ds->n_order = 0;
+		/* later passes count only -s record */
+		if (col < 0 || !sh->pass->first)
+			continue;
+		n = fy_store_reader_dict(w->rd, (unsigned)col, &ds->idx);
+		if (n == 0)
+			continue;
+		if (col == FY_STORE_COL_DST_PORT && sh->normalise &&
+		    !block_icmp_free(w))
+			continue;
+		/* no memory for the array: flow by flow, as ever */
+		if (n > ds->cap && dict_grow(ds, n) != 0)
+			continue;
+		ds->on = true;
+		w->skip |= sh->dict_skip[i];
+	}
+	/* every statistic on: the block needs no flow built */
+	for (i = 0; i < w->n_stats; i++)
+		if (!w->dict[i].on)
+			w->columnar = false;
+}
+
+/* The flows of a batch that passed, into the counters of their entries. */
+static void dict_add(struct worker *w, struct dict_stat *ds,
+		     struct fy_flow *const *pass, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		uint16_t e = ds->idx[w->from + (uint32_t)(pass[k] - w->buf)];
+		struct nfq_counters *c = &ds->acc[e];
+
+		if (c->flows == 0)
+			ds->order[ds->n_order++] = e;
+		nfq_counters_add_flow(c, pass[k]);
+	}
+}
+
+/* Value i of a column of 8-byte integers (see fy_store_reader_column). */
+static inline uint64_t col_u64(const uint8_t *p, uint32_t i, size_t stride)
+{
+	uint64_t v;
+
+	memcpy(&v, p + (size_t)i * stride, sizeof(v));
+	return v;
+}
+
+/*
+ * The n flows of a block into the summary and the per-entry counters of
+ * every statistic, straight from the columns (value b of a column at
+ * p + b * stride): nothing to check or print, so no flow is built. What
+ * nfq_summary_add and nfq_counters_add_flow do flow by flow; the fields
+ * of columns the query does not read (out_*, tos, tcp_flags: see
+ * dict_setup) stay zero, as they are in the flows. Inlined twice: for
+ * the usual strides as constants, and for any.
+ */
+static inline __attribute__((always_inline)) void
+count_columns(struct worker *w, uint32_t n, const uint8_t *pf, size_t sf,
+	      const uint8_t *pl, size_t sl, const uint8_t *pp, size_t sp,
+	      const uint8_t *pb, size_t sb, const uint8_t *pr, size_t sr)
+{
+	uint64_t fmin = UINT64_MAX, lmax = 0, pk = 0, by = 0;
+	uint32_t b;
+	size_t i;
+
+	for (b = 0; b < n; b++) {
+		uint64_t f = col_u64(pf, b, sf), l = col_u64(pl, b, sl);
+
+		fmin = f < fmin ? f : fmin;
+		lmax = l > lmax ? l : lmax;
+		pk += col_u64(pp, b, sp);
+		by += col_u64(pb, b, sb);
+	}
+	w->sum.processed += n;
+	if (w->sum.flows == 0 || fmin < w->sum.first_ms)
+		w->sum.first_ms = fmin;
+	if (lmax > w->sum.last_ms)
+		w->sum.last_ms = lmax;
+	w->sum.flows += n;
+	w->sum.packets += pk;
+	w->sum.bytes += by;
+	for (i = 0; i < w->n_stats; i++) {
+		struct dict_stat *ds = &w->dict[i];
+		const uint16_t *idx = ds->idx;
+		struct nfq_counters *acc = ds->acc;
+		uint16_t *order = ds->order;
+		uint32_t no = ds->n_order;
+
+		for (b = 0; b < n; b++) {
+			struct nfq_counters *c = &acc[idx[b]];
+			uint64_t f = col_u64(pf, b, sf), l = col_u64(pl, b, sl);
+
+			if (c->flows == 0) {
+				order[no++] = idx[b];
+				c->first_ms = f;
+				c->proto = pr[(size_t)b * sr];
+			} else if (f < c->first_ms) {
+				c->first_ms = f;
+			}
+			if (l > c->last_ms)
+				c->last_ms = l;
+			c->flows++;
+			c->packets += col_u64(pp, b, sp);
+			c->bytes += col_u64(pb, b, sb);
+		}
+		ds->n_order = no;
+	}
+}
+
+static void scan_columns(struct worker *w, uint32_t n)
+{
+	static const uint64_t zero;
+	struct fy_store_reader *rd = w->rd;
+	const uint8_t *pf, *pl, *pp, *pb, *pr;
+	size_t sf, sl, sp, sb, sr;
+
+#define COLUMN(p, s, c)                                                     \
+	if ((p = fy_store_reader_column(rd, FY_STORE_COL_##c, &s)) == NULL) \
+	p = (const uint8_t *)&zero
+	COLUMN(pf, sf, FIRST_MS);
+	COLUMN(pl, sl, LAST_MS);
+	COLUMN(pp, sp, PACKETS);
+	COLUMN(pb, sb, BYTES);
+	COLUMN(pr, sr, PROTO);
+#undef COLUMN
+	if (sf == 8 && sl == 8 && sp == 8 && sb == 8 && sr == 1)
+		count_columns(w, n, pf, 8, pl, 8, pp, 8, pb, 8, pr, 1);
+	else
+		count_columns(w, n, pf, sf, pl, sl, pp, sp, pb, sb, pr, sr);
+}
+
+/* The value of a 1- or 2-byte field at p. */
+static inline uint32_t dense_value(const uint8_t *p, unsigned size)
+{
+	uint16_t v;
+
+	if (size == 1)
+		return *p;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Counters of a batch's flows (or a block's entries) under their value. */
+static inline void dense_merge(struct dense_stat *dn, uint32_t v,
+			       const struct nfq_counters *from)
+{
+	struct nfq_counters *c = &dn->acc[v];
+
+	if (c->flows == 0)
+		dn->order[dn->n_order++] = (uint16_t)v;
+	nfq_counters_merge(c, from);
+}
+
+static void dense_add(struct worker *w, size_t i, struct fy_flow *const *pass,
+		      size_t n)
+{
+	struct dense_stat *dn = &w->dense[i];
+	unsigned size = w->sh->dense_size[i];
+	size_t off =
+		nfq_field_info(nfq_stat_field(w->stats[i].spec.type, 0))->offset;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		uint32_t v = dense_value((const uint8_t *)pass[k] + off, size);
+		struct nfq_counters *c = &dn->acc[v];
+
+		if (c->flows == 0)
+			dn->order[dn->n_order++] = (uint16_t)v;
+		nfq_counters_add_flow(c, pass[k]);
+	}
+}
+
+/* The worker is done: the values into the tables, in order of first flow. */
+static int dense_flush(struct worker *w)
+{
+	size_t i;
+	uint32_t j;
+	int r = 0;
+
+	for (i = 0; i < w->n_stats; i++) {
+		struct dense_stat *dn = &w->dense[i];
+
+		if (dn->acc == NULL)
+			continue;
+		for (j = 0; j < dn->n_order && r == 0; j++) {
+			struct nfq_counters *a = &dn->acc[dn->order[j]];
+			struct nfq_counters *c;
+			uint8_t key[2];
+			uint16_t v = dn->order[j];
+
+			if (w->sh->dense_size[i] == 1)
+				key[0] = (uint8_t)v;
+			else
+				memcpy(key, &v, sizeof(v));
+			if ((c = nfq_ht_get(w->stats[i].ht, key, NULL)) == NULL)
+				r = -ENOMEM;
+			else
+				nfq_counters_merge(c, a);
+			memset(a, 0, sizeof(*a));
+		}
+		dn->n_order = 0;
+	}
+	return r;
+}
+
+/* The block is done: its entries into the tables, in order of first flow. */
+static int dict_flush(struct worker *w)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < w->n_stats; i++) {
+		struct dict_stat *ds = &w->dict[i];
+		struct nfq_stat *st = &w->stats[i];
+		unsigned col = (unsigned)w->sh->dict_col[i];
+		size_t off;
+		uint32_t j, k, cnt;
+
+		if (!ds->on)
+			continue;
+		ds->on = false;
+		off = nfq_field_info(nfq_stat_field(st->spec.type, 0))->offset;
+		for (j = 0; j < ds->n_order; j += cnt) {
+			cnt = ds->n_order - j < DICT_CHUNK ? ds->n_order - j
+							   : DICT_CHUNK;
+			fy_store_reader_dict_fill(w->rd, col, ds->order + j,
+						  cnt, w->dict_buf);
+			for (k = 0; k < cnt; k++) {
+				struct nfq_counters *a =
+					&ds->acc[ds->order[j + k]];
+				struct nfq_counters *c = NULL;
+
+				if (w->dense[i].acc) {
+					dense_merge(
+						&w->dense[i],
+						dense_value(
+							(const uint8_t
+								 *)&w->dict_buf
+									[k] +
+								off,
+							w->sh->dense_size[i]),
+						a);
+					memset(a, 0, sizeof(*a));
+					continue;
+				}
+				if (r == 0)
+					c = nfq_ht_get(
+						st->ht,
+						(const uint8_t *)&w->dict_buf[k] +
+							off,
+						NULL);
+				if (c == NULL)
+					r = -ENOMEM;
+				else
+					nfq_counters_merge(c, a);
+				memset(a, 0, sizeof(*a));
+			}
+		}
+		ds->n_order = 0;
+	}
+	return r;
+}
+
 /* The flows of a batch that passed: to every sink of the query. */
 static int sink(struct worker *w, struct fy_flow *const *pass, size_t n)
 {
@@ -253,6 +676,14 @@ keyed:
 		if (!w->sh->pass->first &&
 		    w->stats[i].spec.type != NFQ_ST_RECORD)
 			continue;
+		if (w->dict[i].on) {
+			dict_add(w, &w->dict[i], pass, n);
+			continue;
+		}
+		if (w->dense[i].acc) {
+			dense_add(w, i, pass, n);
+			continue;
+		}
 		if ((r = nfq_stat_add_batch(&w->stats[i], pass, n)) != 0)
 			return r;
 	}
@@ -306,9 +737,11 @@ static int scan_batch(struct worker *w, uint32_t from, uint32_t cnt)
 	size_t np = 0;
 	uint32_t i, k;
 
+	w->from = from;
 	if (!w->sh->check) {
 		/* nothing to check: every flow, every column at once */
-		fy_store_reader_fill(rd, q->cols, from, NULL, cnt, w->buf);
+		fy_store_reader_fill(rd, q->cols & ~w->skip, from, NULL, cnt,
+				     w->buf);
 		for (i = 0; i < cnt; i++) {
 			struct fy_flow *f = &w->buf[i];
 
@@ -346,9 +779,10 @@ static int scan_batch(struct worker *w, uint32_t from, uint32_t cnt)
 				break;
 			}
 		}
-		if (np && (q->cols & ~pre))
-			fy_store_reader_fill(rd, q->cols & ~pre, from, w->sel,
-					     (uint32_t)np, w->buf);
+		if (np && (q->cols & ~pre & ~w->skip))
+			fy_store_reader_fill(rd, q->cols & ~pre & ~w->skip,
+					     from, w->sel, (uint32_t)np,
+					     w->buf);
 		for (k = 0; k < np; k++)
 			w->pass[k] = &w->buf[w->sel[k]];
 	}
@@ -440,7 +874,11 @@ static void scan_item(struct worker *w, const struct item *it)
 		}
 		if (n == 0)
 			break;
-		for (uint32_t from = 0; from < (uint32_t)n && !w->stop;
+		dict_begin(w);
+		if (w->columnar)
+			scan_columns(w, (uint32_t)n);
+		for (uint32_t from = 0;
+		     !w->columnar && from < (uint32_t)n && !w->stop;
 		     from += BATCH) {
 			uint32_t cnt = (uint32_t)n - from < BATCH
 					       ? (uint32_t)n - from
@@ -450,6 +888,10 @@ static void scan_item(struct worker *w, const struct item *it)
 				w->err = r;
 				w->stop = true;
 			}
+		}
+		if ((r = dict_flush(w)) != 0 && !w->err) {
+			w->err = r;
+			w->stop = true;
 		}
 		if (over_budget(w))
 			w->stop = true;
@@ -470,6 +912,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	const struct nfq_query *q = w->sh->q;
 	size_t i;
+	int r;
 
 	while (!w->stop) {
 		i = atomic_fetch_add(&w->sh->next, 1);
@@ -480,6 +923,8 @@ static void *worker_main(void *arg)
 		    atomic_load(&w->sh->passed) >= q->limit)
 			break;
 	}
+	if ((r = dense_flush(w)) != 0 && !w->err)
+		w->err = r;
 	fy_store_reader_close(w->rd);
 	w->rd = NULL;
 	return NULL;
@@ -509,11 +954,10 @@ static int make_items(struct shared *sh)
 		per = (nb + 4 * sh->nw - 1) / (4 * sh->nw);
 		if (per < ITEM_MIN_BLOCKS)
 			per = ITEM_MIN_BLOCKS;
-		if (nb <= per) {
-			v[n++] = (struct item){i, 0, SIZE_MAX, true};
-			continue;
-		}
-		for (b = 0; b < nb; b += per) {
+		/* one item for a file of up to `per` blocks; every push
+		 * checks the room (the splits of one file fill what the
+		 * files after it were counted on) */
+		for (b = 0; b == 0 || b < nb; b += per) {
 			if (n == cap) {
 				struct item *nv;
 
@@ -554,8 +998,9 @@ static int worker_init(struct worker *w, struct shared *sh)
 	w->pass = malloc(BATCH * sizeof(*w->pass));
 	w->sel = malloc(BATCH * sizeof(*w->sel));
 	w->cand = malloc(BATCH * sizeof(*w->cand));
+	w->dict_buf = calloc(DICT_CHUNK, sizeof(*w->dict_buf));
 	if (w->buf == NULL || w->pass == NULL || w->sel == NULL ||
-	    w->cand == NULL)
+	    w->cand == NULL || w->dict_buf == NULL)
 		return -ENOMEM;
 	if (q->aggregate) {
 		if ((r = nfq_agg_init(&w->agg, &q->agg_key, q->bidir)) != 0)
@@ -572,6 +1017,15 @@ static int worker_init(struct worker *w, struct shared *sh)
 			return r;
 		w->stats[i].agg.part = sh->pass->part;
 		w->stats[i].agg.nparts = sh->pass->nparts;
+		if (sh->dense_size[i]) {
+			size_t nv = (size_t)1 << (8 * sh->dense_size[i]);
+
+			w->dense[i].acc =
+				calloc(nv, sizeof(struct nfq_counters));
+			w->dense[i].order = malloc(nv * sizeof(uint16_t));
+			if (!w->dense[i].acc || !w->dense[i].order)
+				return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -585,6 +1039,13 @@ static void worker_free(struct worker *w)
 	free(w->pass);
 	free(w->sel);
 	free(w->cand);
+	free(w->dict_buf);
+	for (i = 0; i < NFQ_MAX_STATS; i++) {
+		free(w->dict[i].acc);
+		free(w->dict[i].order);
+		free(w->dense[i].acc);
+		free(w->dense[i].order);
+	}
 	free(w->sorted);
 	if (w->have_agg)
 		nfq_agg_free(&w->agg);
@@ -655,6 +1116,7 @@ static int run_pass(const struct nfq_query *q, const struct pass *p,
 		sh.pre_mask &= q->cols;
 		sh.check = true;
 	}
+	dict_setup(&sh);
 	if (make_items(&sh) != 0) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;

@@ -214,6 +214,37 @@ int nfq_stat_add(struct nfq_stat *s, const struct fy_flow *f)
 #define RING 32
 
 /*
+ * A key of sz bytes: with the sizes of the fields as constants, not a
+ * memcpy of a run-time length (which gcc turns into `rep movsq`, tens of
+ * cycles to start, once per flow).
+ */
+static inline void copy_key(uint8_t *dst, const uint8_t *src, size_t sz)
+{
+	switch (sz) {
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 6:
+		memcpy(dst, src, 6);
+		break;
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 2:
+		memcpy(dst, src, 2);
+		break;
+	case 1:
+		*dst = *src;
+		break;
+	default:
+		memcpy(dst, src, sz);
+	}
+}
+
+/*
  * One end of a batch (which: 0 the first field, 1 the second of an "any"
  * statistic) through the same pipeline as nfq_agg_add_batch.
  */
@@ -231,7 +262,7 @@ static int add_batch_end(struct nfq_stat *s, struct fy_flow *const *flows,
 		if (i < n) {
 			const uint8_t *base = (const uint8_t *)flows[i];
 
-			memcpy(keys[i % RING], base + fi->offset, sz);
+			copy_key(keys[i % RING], base + fi->offset, sz);
 			/* an "any" flow whose two ends agree: once */
 			skip[i % RING] =
 				which &&

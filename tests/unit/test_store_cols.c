@@ -2,7 +2,9 @@
  * Unit tests of the reader's column-wise path (fy_store_reader_next_block
  * and fy_store_reader_fill, what nfq's scan uses) against the row path,
  * block ranges (fy_store_reader_set_blocks, nfq's split of a big file
- * between threads), and the hardware CRC32C against the table loop.
+ * between threads), the dictionary and typed-column access that nfq's
+ * per-entry counting uses (fy_store_reader_dict, _dict_fill, _column),
+ * and the hardware CRC32C against the table loop.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include "crc32c.h"
 #include "flow.h"
 #include "store.h"
+#include "store_impl.h"
 
 #define BLOCK 500
 #define NFLOWS 2300 /* 5 blocks, the last one short */
@@ -292,6 +295,94 @@ static void test_block_range_empty(void **state)
 	fy_store_reader_close(r);
 }
 
+/*
+ * fy_store_reader_dict and _dict_fill give every flow's value through its
+ * entry, for every column and block where they offer a dictionary; the
+ * few-value blocks offer one for the source address, the random ones not
+ * (they are read flow by flow); fy_store_reader_column gives the integer
+ * columns' values.
+ */
+static void test_dict_access(void **state)
+{
+	size_t dict_blocks[FY_STORE_NCOLS] = {0}, blocks = 0, base = 0;
+	struct fy_flow *ref[FY_STORE_NCOLS], f;
+	struct fy_store_reader *r;
+	unsigned c;
+	long n;
+
+	(void)state;
+	for (c = 0; c < FY_STORE_NCOLS; c++)
+		ref[c] = read_rows(FY_STORE_MASK(c));
+	assert_int_equal(fy_store_reader_open(&r, path, NULL, 0), 0);
+	/* first_ms/last_ms and an unselected column: no dictionary */
+	fy_store_reader_select(r, FY_STORE_COLS_ALL & ~COL(DST));
+	while ((n = fy_store_reader_next_block(r)) > 0) {
+		bool low = blocks % 2 == 0;
+
+		for (c = 0; c < FY_STORE_NCOLS; c++) {
+			const struct fy_store_coldef *def = &fy_store_cols[c];
+			const uint16_t *idx;
+			const uint8_t *col;
+			uint32_t ne = fy_store_reader_dict(r, c, &idx);
+			size_t stride;
+
+			if (c == FY_STORE_COL_FIRST_MS ||
+			    c == FY_STORE_COL_LAST_MS || c == FY_STORE_COL_DST)
+				assert_int_equal(ne, 0);
+			if (c == FY_STORE_COL_SRC)
+				assert_true(low ? ne >= 2 : ne == 0);
+			if (ne == 0) {
+				assert_null(idx);
+			} else {
+				dict_blocks[c]++;
+				for (long i = 0; i < n; i++) {
+					assert_true(idx[i] < ne);
+					memset(&f, 0, sizeof(f));
+					fy_store_reader_dict_fill(r, c, &idx[i],
+								  1, &f);
+					assert_cols_equal(&f, &ref[c][base + i],
+							  FY_STORE_MASK(c),
+							  base + i);
+				}
+			}
+			col = fy_store_reader_column(r, c, &stride);
+			if (def->kind == FY_STORE_K_ADDR ||
+			    def->kind == FY_STORE_K_MAC ||
+			    c == FY_STORE_COL_DST) {
+				assert_null(col);
+				continue;
+			}
+			for (long i = 0; i < n; i++) {
+				uint8_t want[8] = {0};
+
+				memcpy(want,
+				       (const uint8_t *)&ref[c][base + i] +
+					       def->off,
+				       def->size);
+				if (col == NULL)
+					assert_memory_equal(want,
+							    (uint8_t[8]){0},
+							    def->size);
+				else
+					assert_memory_equal(
+						want, col + (size_t)i * stride,
+						def->size);
+			}
+		}
+		base += (size_t)n;
+		blocks++;
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(base, NFLOWS);
+	/* dictionaries and one-value columns were there to be read */
+	assert_true(dict_blocks[FY_STORE_COL_SRC] >= 2);
+	assert_true(dict_blocks[FY_STORE_COL_PROTO] >= 2);
+	assert_true(dict_blocks[FY_STORE_COL_EXPORTER] == blocks);
+	fy_store_reader_close(r);
+	for (c = 0; c < FY_STORE_NCOLS; c++)
+		free(ref[c]);
+}
+
 static void test_crc32c_hw_sw(void **state)
 {
 	uint8_t buf[1100];
@@ -328,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_fill_unselected),
 		cmocka_unit_test(test_block_ranges),
 		cmocka_unit_test(test_block_range_empty),
+		cmocka_unit_test(test_dict_access),
 		cmocka_unit_test(test_crc32c_hw_sw),
 	};
 
