@@ -28,24 +28,15 @@ for t in python3 tshark nfcapd nfdump ss; do
 	fi
 done
 exec timeout -k 5 90 python3 - "$BIN" "$TOP/tests/tools" <<'PYEOF'
-import atexit, json, os, re, select, shutil, signal, socket, struct
-import subprocess, sys, tempfile, threading, time
+import json, os, re, select, signal, socket, struct
+import subprocess, sys, threading, time
 
 BIN, TESTTOOLS = sys.argv[1], sys.argv[2]
 sys.path.insert(0, TESTTOOLS)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import truthcmp
 
-procs = []
-tmp = tempfile.mkdtemp(prefix='exporterd_nfcapd.')
-
-@atexit.register
-def cleanup():
-    # also when the script stops early
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    shutil.rmtree(tmp, ignore_errors=True)
+tmp, procs = truthcmp.scratch('exporterd_nfcapd.')
 
 failures = []
 start = time.time()

@@ -34,8 +34,8 @@ for t in python3 ss; do
 	fi
 done
 exec timeout -k 5 90 python3 - "$BIN" "$TOP/tests/tools" <<'PYEOF'
-import atexit, json, os, re, shutil, signal, socket, subprocess, sys
-import tempfile, time
+import json, os, re, signal, socket, subprocess, sys
+import time
 
 BIN, TESTTOOLS = sys.argv[1], sys.argv[2]
 CAPGEN = os.path.join(TESTTOOLS, 'capgen.py')
@@ -43,16 +43,7 @@ sys.path.insert(0, TESTTOOLS)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import truthcmp
 
-procs = []
-tmp = tempfile.mkdtemp(prefix='exporterd_truth.')
-
-@atexit.register
-def cleanup():
-    # also when the script stops early
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    shutil.rmtree(tmp, ignore_errors=True)
+tmp, procs = truthcmp.scratch('exporterd_truth.')
 
 failures = []
 start = time.time()

@@ -9,11 +9,31 @@ dport (ICMP: 0 and type << 8 | code), vlan, packets, bytes, tcp_flags
 0 when the reader cannot show it).
 """
 
+import atexit
 import datetime
 import ipaddress
+import shutil
+import tempfile
 
 KEY = ('family', 'src', 'dst', 'proto', 'sport', 'dport', 'vlan')
 VALS = ('packets', 'bytes', 'tcp_flags', 'last_ms', 'reason')
+
+
+def scratch(prefix):
+    """A temporary directory and a list for child processes; at exit,
+    also when a script stops early, the live ones are killed and the
+    directory removed. Returns (tmp, procs)."""
+    procs = []
+    tmp = tempfile.mkdtemp(prefix=prefix)
+
+    @atexit.register
+    def cleanup():
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    return tmp, procs
 
 
 def ms(text):
