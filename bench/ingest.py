@@ -34,8 +34,6 @@ scaling figures (a quick run: e.g. SCALING=0 REPEAT=1 VERSIONS=9).
 """
 
 import os
-import re
-import subprocess
 import sys
 import time
 
@@ -151,20 +149,7 @@ def on_cpus(cls, cores):
 
 def send(port, version, flows, rate, exporters):
     """bl.flowgen, from `exporters` concurrent exporters."""
-    if exporters <= 1:
-        return bl.flowgen(port, version, flows, rate, SEED)
-    argv = [os.path.join(bl.TOOLS, "flowgen"), "-n", "127.0.0.1:%d" % port,
-            "-v", str(version), "-c", str(flows), "-r", str(rate),
-            "-s", str(SEED), "--per-msg", "30", "--mtu", "9000",
-            "--prebuild", "--exporters", str(exporters)]
-    if bl.PIN:
-        argv = ["taskset", "-c", "0"] + argv
-    r = subprocess.run(argv, capture_output=True, text=True)
-    out = dict(re.findall(r"(\w+)=([\d.]+)", r.stdout))
-    if "rate" not in out:
-        raise RuntimeError("flowgen --exporters failed (%d): %s %s"
-                           % (r.returncode, r.stdout, r.stderr))
-    return {k: float(v) for k, v in out.items()}
+    return bl.flowgen(port, version, flows, rate, SEED, exporters=exporters)
 
 
 def step(cls, extra, version, rate, exporters=1, cores=None):

@@ -3,7 +3,7 @@
 # runs): ingest, disk, exporter, query. Each prints its Markdown table and
 # writes $OUT/<name>.md; all of them together go to $OUT/bench.md.
 #
-#   bash bench/run.sh                  all four (query on 10 M flows)
+#   bash bench/run.sh                  all four (query on 1, 10, 50 M flows)
 #   bash bench/run.sh ingest disk      some of them
 #   FLOWS=1 bash bench/run.sh          a quicker query benchmark (1 M)
 #
@@ -12,7 +12,10 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/flowyard-bench}
-export OUT
+# the query's sizes: how its cost grows with the flows (the 50 M trees
+# take 2.3 GB of /tmp, nfdump -s record on them about 15 GB of memory)
+FLOWS=${FLOWS:-1,10,50}
+export OUT FLOWS
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(ingest disk exporter query)
 failed=()

@@ -18,6 +18,14 @@
  * gains "build_seconds=S rate=R" (R: flows per second achieved while
  * sending; seconds= is the sending phase alone).
  *
+ * `--gso` sends each run of equal-sized datagrams of one exporter as one
+ * buffer with UDP_SEGMENT (UDP GSO): the kernel cuts it into the same
+ * datagrams, so the collector receives exactly what it would otherwise,
+ * but the sender crosses the network stack once per run instead of once
+ * per datagram. On loopback the receive path runs in the sender's system
+ * calls, so without it a 2-core machine cannot offer more than about
+ * 2 M flows/s at 30 records per datagram.
+ *
  * `--exporters N` plays N exporters at once: N sockets (sources
  * 127.0.0.1..127.0.0.N when the collector is on 127/8, else N ports), each
  * with an encoder and sequence numbers of its own; flow i goes to exporter
@@ -27,6 +35,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +77,7 @@ struct gen {
 	uint64_t sent_bytes;
 	/* --prebuild: the messages kept in memory, sent later */
 	int prebuild;
+	int gso; /* --gso: runs of equal datagrams as one UDP_SEGMENT send */
 	unsigned long added; /* flows given to the encoder so far */
 	uint8_t *arena;
 	size_t arena_len, arena_cap;
@@ -192,6 +203,32 @@ static void make_flow(struct fy_flow *f, uint64_t t, int v6)
 	f->end_reason = 1;
 }
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+/* Kernels before 6.2 take at most 64 segments per send. */
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES 65000
+
+/*
+ * With --gso: how many of the n messages from k on go as one buffer: the
+ * same length (the last may be shorter), back to back in the arena.
+ */
+static size_t gso_run(const struct gen *g, size_t k, size_t n)
+{
+	uint32_t len = g->msgs[k].len;
+	size_t m = 1, total = len;
+
+	while (m < n && m < GSO_MAX_SEGS && g->msgs[k + m].len <= len &&
+	       g->msgs[k + m].off == g->msgs[k].off + total &&
+	       total + g->msgs[k + m].len <= GSO_MAX_BYTES) {
+		total += g->msgs[k + m].len;
+		if (g->msgs[k + m++].len < len)
+			break;
+	}
+	return m;
+}
+
 /*
  * Sends the kept messages: batch after batch with sendmmsg, a batch going
  * out once the flows of its last message are due (start + flows / rate).
@@ -202,9 +239,15 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 {
 	struct mmsghdr *mm = calloc(batch, sizeof(*mm));
 	struct iovec *iov = calloc(batch, sizeof(*iov));
+	size_t *segs = calloc(batch, sizeof(*segs));
+	/* one UDP_SEGMENT control message per entry */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} *ctl = calloc(batch, sizeof(*ctl));
 	size_t k = 0;
 
-	if (mm == NULL || iov == NULL) {
+	if (mm == NULL || iov == NULL || segs == NULL || ctl == NULL) {
 		fprintf(stderr, "flowgen: out of memory\n");
 		exit(1);
 	}
@@ -240,15 +283,49 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 			if (g->msgs[k + j].exp != g->msgs[k].exp)
 				break;
 		n = j;
-		for (j = 0; j < n; j++) {
-			iov[j].iov_base = g->arena + g->msgs[k + j].off;
-			iov[j].iov_len = g->msgs[k + j].len;
-			memset(&mm[j], 0, sizeof(mm[j]));
-			mm[j].msg_hdr.msg_iov = &iov[j];
-			mm[j].msg_hdr.msg_iovlen = 1;
+		{
+			size_t e = 0, at = 0;
+
+			while (at < n) {
+				size_t m = g->gso ? gso_run(g, k + at, n - at)
+						  : 1, b;
+				uint32_t len = g->msgs[k + at].len;
+
+				for (b = 0; b < m; b++)
+					iov[e].iov_len =
+						(b ? iov[e].iov_len : 0) +
+						g->msgs[k + at + b].len;
+				iov[e].iov_base = g->arena + g->msgs[k + at].off;
+				memset(&mm[e], 0, sizeof(mm[e]));
+				mm[e].msg_hdr.msg_iov = &iov[e];
+				mm[e].msg_hdr.msg_iovlen = 1;
+				if (m > 1) {
+					struct cmsghdr *c;
+					uint16_t sz = (uint16_t)len;
+
+					mm[e].msg_hdr.msg_control = ctl[e].buf;
+					mm[e].msg_hdr.msg_controllen =
+						sizeof(ctl[e].buf);
+					c = CMSG_FIRSTHDR(&mm[e].msg_hdr);
+					c->cmsg_level = SOL_UDP;
+					c->cmsg_type = UDP_SEGMENT;
+					c->cmsg_len = CMSG_LEN(sizeof(sz));
+					memcpy(CMSG_DATA(c), &sz, sizeof(sz));
+				}
+				segs[e++] = m;
+				at += m;
+			}
+			r = sendmmsg(g->exp[g->msgs[k].exp].fd, mm,
+				     (unsigned int)e, 0);
+			if (r > 0) {
+				/* r entries went: count their datagrams */
+				size_t d = 0;
+
+				for (j = 0; j < (size_t)r; j++)
+					d += segs[j];
+				r = (int)d;
+			}
 		}
-		r = sendmmsg(g->exp[g->msgs[k].exp].fd, mm, (unsigned int)n,
-			     0);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == ENOBUFS)
@@ -265,6 +342,8 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 	}
 	free(mm);
 	free(iov);
+	free(segs);
+	free(ctl);
 }
 
 static void usage(void)
@@ -287,6 +366,9 @@ static void usage(void)
 	      "                messages with sendmmsg, paced at -r\n"
 	      "  --batch N     datagrams per sendmmsg with --prebuild "
 	      "(default 16)\n"
+	      "  --gso         with --prebuild: each run of equal datagrams\n"
+	      "                of an exporter as one UDP_SEGMENT send (the\n"
+	      "                collector gets the same datagrams)\n"
 	      "  -6 PERCENT    share of IPv6 flows (default 0)\n"
 	      "  --exporters N play N exporters (1..250): sources 127.0.0.1..N\n"
 	      "                for a collector on 127/8, else N ports\n",
@@ -353,6 +435,7 @@ int main(int argc, char **argv)
 		{"prebuild", no_argument, NULL, 'P'},
 		{"batch", required_argument, NULL, 'b'},
 		{"exporters", required_argument, NULL, 'X'},
+		{"gso", no_argument, NULL, 'G'},
 		{NULL, 0, NULL, 0},
 	};
 	struct fy_nfenc_cfg cfg = {.version = 10};
@@ -405,6 +488,9 @@ int main(int argc, char **argv)
 		case 'P':
 			g.prebuild = 1;
 			break;
+		case 'G':
+			g.gso = 1;
+			break;
 		case 'X':
 			nexp = (unsigned)strtoul(optarg, NULL, 10);
 			if (nexp < 1 || nexp > MAX_EXPORTERS) {
@@ -427,6 +513,10 @@ int main(int argc, char **argv)
 	}
 	if (target == NULL) {
 		usage();
+		return 2;
+	}
+	if (g.gso && !g.prebuild) {
+		fprintf(stderr, "flowgen: --gso needs --prebuild\n");
 		return 2;
 	}
 	g.nexp = nexp;
