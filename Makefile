@@ -408,7 +408,7 @@ fuzz-run:
 	@$(CHECK) summary
 
 # Benchmarks against the real peers (nfcapd/nfdump, softflowd): not part of
-# `make check`; about 10 minutes. BENCH="ingest disk" runs a subset.
+# `make check`; about 25 minutes. BENCH="ingest disk" runs a subset.
 .PHONY: bench
 bench: deps
 	@$(MAKE) --no-print-directory all

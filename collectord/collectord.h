@@ -88,6 +88,10 @@ struct lane {
 	 * lane's, so that the main thread may read and change their state */
 	pthread_mutex_t mu;
 	struct recv_bufs *rb;
+	/* wakeup coalescing (main.c): when the last drain ended, how many
+	 * datagrams it took */
+	uint64_t drained_ns;
+	unsigned drained;
 };
 
 /* recvmmsg's buffers, allocated once. */

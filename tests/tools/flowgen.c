@@ -11,9 +11,10 @@
  * numbered), which a collector must report as sequence loss.
  *
  * `--prebuild` makes and encodes every flow first, keeping the messages in
- * memory, and only then sends them, in batches of `--batch` datagrams per
- * sendmmsg(2), each batch released when the flows it carries are due at
- * `-r` flows per second: the generator's own CPU is then spent on sending
+ * memory, and only then sends them in windows of `--batch` datagrams, each
+ * window released when the flows it carries are due at `-r` flows per
+ * second, each exporter's datagrams in it with one sendmmsg(2): the
+ * generator's own CPU is then spent on sending
  * alone, so a benchmark measures the collector, not flow making. Output
  * gains "build_seconds=S rate=R" (R: flows per second achieved while
  * sending; seconds= is the sending phase alone).
@@ -211,28 +212,53 @@ static void make_flow(struct fy_flow *f, uint64_t t, int v6)
 #define GSO_MAX_BYTES 65000
 
 /*
- * With --gso: how many of the n messages from k on go as one buffer: the
- * same length (the last may be shorter), back to back in the arena.
+ * With --gso: how many of the messages idx[0..n) go as one send: the same
+ * length (the last may be shorter), at most GSO_MAX_SEGS and
+ * GSO_MAX_BYTES. One iovec each: they need not be adjacent in the arena.
  */
-static size_t gso_run(const struct gen *g, size_t k, size_t n)
+static size_t gso_run(const struct gen *g, const size_t *idx, size_t n)
 {
-	uint32_t len = g->msgs[k].len;
+	uint32_t len = g->msgs[idx[0]].len;
 	size_t m = 1, total = len;
 
-	while (m < n && m < GSO_MAX_SEGS && g->msgs[k + m].len <= len &&
-	       g->msgs[k + m].off == g->msgs[k].off + total &&
-	       total + g->msgs[k + m].len <= GSO_MAX_BYTES) {
-		total += g->msgs[k + m].len;
-		if (g->msgs[k + m++].len < len)
+	while (m < n && m < GSO_MAX_SEGS && g->msgs[idx[m]].len <= len &&
+	       total + g->msgs[idx[m]].len <= GSO_MAX_BYTES) {
+		total += g->msgs[idx[m]].len;
+		if (g->msgs[idx[m++]].len < len)
 			break;
 	}
 	return m;
 }
 
+/* Waits until `due` (CLOCK_MONOTONIC seconds), with a 1 ns timer slack. */
+static void wait_until(double due)
+{
+	double now = mono();
+	struct timespec ts;
+	double w;
+
+	if (due <= now)
+		return;
+	w = due - now;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)w;
+	ts.tv_nsec += (long)((w - (double)(time_t)w) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
 /*
- * Sends the kept messages: batch after batch with sendmmsg, a batch going
- * out once the flows of its last message are due (start + flows / rate).
- * Waits sleep on an absolute deadline with a 1 ns timer slack.
+ * Sends the kept messages: window after window of `batch` messages, a
+ * window going out once the flows of its last message are due (start +
+ * flows / rate). In a window each exporter's messages go in their order
+ * with one sendmmsg (with --gso, runs of equal length as one entry), so
+ * that N interleaved exporters still cost a system call per exporter and
+ * window, not per datagram.
  */
 static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 		      double start)
@@ -240,6 +266,8 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 	struct mmsghdr *mm = calloc(batch, sizeof(*mm));
 	struct iovec *iov = calloc(batch, sizeof(*iov));
 	size_t *segs = calloc(batch, sizeof(*segs));
+	size_t *idx = calloc(batch, sizeof(*idx));
+	unsigned char *taken = calloc(batch, 1);
 	/* one UDP_SEGMENT control message per entry */
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -247,61 +275,50 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 	} *ctl = calloc(batch, sizeof(*ctl));
 	size_t k = 0;
 
-	if (mm == NULL || iov == NULL || segs == NULL || ctl == NULL) {
+	if (mm == NULL || iov == NULL || segs == NULL || idx == NULL ||
+	    taken == NULL || ctl == NULL) {
 		fprintf(stderr, "flowgen: out of memory\n");
 		exit(1);
 	}
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	while (k < g->nmsgs) {
-		size_t n = g->nmsgs - k < batch ? g->nmsgs - k : batch, j;
-		int r;
+		size_t n = g->nmsgs - k < batch ? g->nmsgs - k : batch;
+		size_t first, j;
 
-		if (rate) {
-			double due = start + (double)g->msgs[k + n - 1].flows /
-						     (double)rate;
-			double now = mono();
-			if (due > now) {
-				struct timespec ts;
-				double w = due - now;
+		if (rate)
+			wait_until(start + (double)g->msgs[k + n - 1].flows /
+						   (double)rate);
+		memset(taken, 0, n);
+		for (first = 0; first < n; first++) {
+			unsigned exp = g->msgs[k + first].exp;
+			size_t ni = 0, e = 0, at, sent;
 
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				ts.tv_sec += (time_t)w;
-				ts.tv_nsec +=
-					(long)((w - (double)(time_t)w) * 1e9);
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
+			if (taken[first])
+				continue;
+			/* this exporter's messages of the window, in order */
+			for (j = first; j < n; j++)
+				if (!taken[j] && g->msgs[k + j].exp == exp) {
+					taken[j] = 1;
+					idx[ni++] = k + j;
 				}
-				while (clock_nanosleep(CLOCK_MONOTONIC,
-						       TIMER_ABSTIME, &ts,
-						       NULL) == EINTR)
-					;
-			}
-		}
-		/* one sendmmsg per run of one exporter's messages */
-		for (j = 1; j < n; j++)
-			if (g->msgs[k + j].exp != g->msgs[k].exp)
-				break;
-		n = j;
-		{
-			size_t e = 0, at = 0;
+			for (at = 0; at < ni; e++) {
+				size_t m = g->gso ? gso_run(g, idx + at, ni - at)
+						  : 1,
+				       b;
 
-			while (at < n) {
-				size_t m = g->gso ? gso_run(g, k + at, n - at)
-						  : 1, b;
-				uint32_t len = g->msgs[k + at].len;
-
-				for (b = 0; b < m; b++)
-					iov[e].iov_len =
-						(b ? iov[e].iov_len : 0) +
-						g->msgs[k + at + b].len;
-				iov[e].iov_base = g->arena + g->msgs[k + at].off;
 				memset(&mm[e], 0, sizeof(mm[e]));
-				mm[e].msg_hdr.msg_iov = &iov[e];
-				mm[e].msg_hdr.msg_iovlen = 1;
+				for (b = 0; b < m; b++) {
+					iov[at + b].iov_base =
+						g->arena + g->msgs[idx[at + b]].off;
+					iov[at + b].iov_len =
+						g->msgs[idx[at + b]].len;
+				}
+				mm[e].msg_hdr.msg_iov = &iov[at];
+				mm[e].msg_hdr.msg_iovlen = m;
 				if (m > 1) {
 					struct cmsghdr *c;
-					uint16_t sz = (uint16_t)len;
+					uint16_t sz =
+						(uint16_t)g->msgs[idx[at]].len;
 
 					mm[e].msg_hdr.msg_control = ctl[e].buf;
 					mm[e].msg_hdr.msg_controllen =
@@ -312,37 +329,41 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 					c->cmsg_len = CMSG_LEN(sizeof(sz));
 					memcpy(CMSG_DATA(c), &sz, sizeof(sz));
 				}
-				segs[e++] = m;
+				segs[e] = m;
 				at += m;
 			}
-			r = sendmmsg(g->exp[g->msgs[k].exp].fd, mm,
-				     (unsigned int)e, 0);
-			if (r > 0) {
-				/* r entries went: count their datagrams */
-				size_t d = 0;
+			/* entries [sent, e): until all went or failed */
+			for (sent = 0, at = 0; sent < e;) {
+				int r = sendmmsg(g->exp[exp].fd, mm + sent,
+						 (unsigned int)(e - sent), 0);
 
-				for (j = 0; j < (size_t)r; j++)
-					d += segs[j];
-				r = (int)d;
+				if (r < 0 && (errno == EINTR ||
+					      errno == EAGAIN ||
+					      errno == ENOBUFS))
+					continue;
+				if (r <= 0) {
+					/* e.g. ECONNREFUSED: this entry's
+					 * datagrams count as send errors */
+					g->errors += segs[sent];
+					at += segs[sent++];
+					continue;
+				}
+				for (j = 0; j < (size_t)r; j++, sent++) {
+					size_t b;
+
+					for (b = 0; b < segs[sent]; b++)
+						g->sent_bytes +=
+							g->msgs[idx[at++]].len;
+				}
 			}
 		}
-		if (r < 0) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == ENOBUFS)
-				continue;
-			/* this message failed (e.g. ECONNREFUSED): count it
-			 * as a send error and go on with the next */
-			g->errors++;
-			k++;
-			continue;
-		}
-		for (j = 0; j < (size_t)r; j++)
-			g->sent_bytes += g->msgs[k + j].len;
-		k += (size_t)r;
+		k += n;
 	}
 	free(mm);
 	free(iov);
 	free(segs);
+	free(idx);
+	free(taken);
 	free(ctl);
 }
 
@@ -364,7 +385,7 @@ static void usage(void)
 	      "  --skip N      drop every N-th message (sequence loss)\n"
 	      "  --prebuild    encode everything first, then send the kept\n"
 	      "                messages with sendmmsg, paced at -r\n"
-	      "  --batch N     datagrams per sendmmsg with --prebuild "
+	      "  --batch N     datagrams per paced window with --prebuild "
 	      "(default 16)\n"
 	      "  --gso         with --prebuild: each run of equal datagrams\n"
 	      "                of an exporter as one UDP_SEGMENT send (the\n"
