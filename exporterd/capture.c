@@ -3,7 +3,9 @@
  */
 #include "capture.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pkt_decode.h"
@@ -45,13 +47,41 @@ static pcap_t *open_live(const struct xcfg *c, char *err, size_t errlen)
 	return pc;
 }
 
+/*
+ * libpcap reads a capture file through stdio, whose default buffer is
+ * 4 KB: a read(2) per 4 KB took a third of exporterd's time on a 170 MB
+ * capture. Its FILE gets FILE_BUF instead, kept until cap_close() (one
+ * capture per process).
+ */
+#define FILE_BUF (1 << 20)
+static char *file_buf;
+
 static pcap_t *open_file(const struct xcfg *c, char *err, size_t errlen)
 {
 	char pcerr[PCAP_ERRBUF_SIZE] = "";
-	pcap_t *pc = pcap_open_offline(c->rfile, pcerr);
+	pcap_t *pc;
+	FILE *f;
 
-	if (pc == NULL)
+	if (strcmp(c->rfile, "-") == 0) {
+		pc = pcap_open_offline(c->rfile, pcerr);
+		if (pc == NULL)
+			snprintf(err, errlen, "-r %s: %s", c->rfile, pcerr);
+		return pc;
+	}
+	f = fopen(c->rfile, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "-r %s: %s", c->rfile, strerror(errno));
+		return NULL;
+	}
+	if (file_buf == NULL)
+		file_buf = malloc(FILE_BUF);
+	if (file_buf != NULL)
+		(void)setvbuf(f, file_buf, _IOFBF, FILE_BUF);
+	pc = pcap_fopen_offline(f, pcerr);
+	if (pc == NULL) {
+		fclose(f);
 		snprintf(err, errlen, "-r %s: %s", c->rfile, pcerr);
+	}
 	return pc;
 }
 
@@ -100,6 +130,14 @@ pcap_t *cap_open(const struct xcfg *c, char *err, size_t errlen)
 		return NULL;
 	}
 	return pc;
+}
+
+void cap_close(pcap_t *pc)
+{
+	if (pc != NULL)
+		pcap_close(pc);
+	free(file_buf);
+	file_buf = NULL;
 }
 
 unsigned cap_kernel_drops(pcap_t *pc)

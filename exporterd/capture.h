@@ -18,6 +18,9 @@
  */
 pcap_t *cap_open(const struct xcfg *c, char *err, size_t errlen);
 
+/* Closes what cap_open() opened and frees its file buffer. */
+void cap_close(pcap_t *pc);
+
 /* Packets the kernel dropped, as pcap_stats() says (0 for files). */
 unsigned cap_kernel_drops(pcap_t *pc);
 

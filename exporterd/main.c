@@ -142,8 +142,7 @@ out:
 	xctl_stop(ctl);
 	probe_free(p);
 	exp_free(x);
-	if (pc != NULL)
-		pcap_close(pc);
+	cap_close(pc);
 	cfg_free(&cfg);
 	return rc;
 }

@@ -150,10 +150,15 @@ import socket, sys
 port = int(sys.argv[1])
 sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sink.bind(('127.0.0.1', port))
+# all 40 open at once: a closed socket's port may come back for the next,
+# which would make one flow of two
+socks = []
 for i in range(40):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    socks.append(s)
     for _ in range(3):
         s.sendto(b'p' * 100, ('127.0.0.1', port))
+for s in socks:
     s.close()
 EOF
 sleep 0.5
