@@ -55,9 +55,12 @@
 #define IPPROTO_NUM_DSTOPTS 60
 
 #define ERR_LEN (PCAP_ERRBUF_SIZE + 512)
+/* libpcap reads through stdio; its 4 KB default meant a read(2) per 4 KB */
+#define FILE_BUF (1 << 20)
 
 struct fy_pcap_udp {
 	pcap_t *pc;
+	char *buf; /* the FILE's buffer, freed after pcap_close */
 	int linktype;
 	char *path;
 	struct fy_pcap_udp_stats stats;
@@ -132,7 +135,22 @@ struct fy_pcap_udp *fy_pcap_udp_open(const char *path, char *err, size_t errlen)
 		set_err(err, errlen, path, strerror(ENOMEM));
 		goto fail;
 	}
-	p->pc = pcap_open_offline(path, pcerr);
+	if (strcmp(path, "-") == 0) {
+		p->pc = pcap_open_offline(path, pcerr);
+	} else {
+		FILE *f = fopen(path, "rb");
+
+		if (f == NULL) {
+			set_err(err, errlen, path, strerror(errno));
+			goto fail;
+		}
+		p->buf = malloc(FILE_BUF);
+		if (p->buf != NULL)
+			(void)setvbuf(f, p->buf, _IOFBF, FILE_BUF);
+		p->pc = pcap_fopen_offline(f, pcerr);
+		if (p->pc == NULL)
+			fclose(f);
+	}
 	if (p->pc == NULL) {
 		set_err(err, errlen, path, strip_path(pcerr, path));
 		goto fail;
@@ -158,6 +176,7 @@ void fy_pcap_udp_close(struct fy_pcap_udp *p)
 		return;
 	if (p->pc != NULL)
 		pcap_close(p->pc);
+	free(p->buf);
 	free(p->path);
 	free(p);
 }
