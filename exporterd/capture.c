@@ -3,11 +3,11 @@
  */
 #include "capture.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pcap_file.h"
 #include "pkt_decode.h"
 
 /* Live: how long libpcap may hold packets back to fill a buffer block. */
@@ -47,41 +47,18 @@ static pcap_t *open_live(const struct xcfg *c, char *err, size_t errlen)
 	return pc;
 }
 
-/*
- * libpcap reads a capture file through stdio, whose default buffer is
- * 4 KB: a read(2) per 4 KB took a third of exporterd's time on a 170 MB
- * capture. Its FILE gets FILE_BUF instead, kept until cap_close() (one
- * capture per process).
- */
-#define FILE_BUF (1 << 20)
+/* The -r file's read buffer (one capture per process), see pcap_file.h. */
 static char *file_buf;
 
 static pcap_t *open_file(const struct xcfg *c, char *err, size_t errlen)
 {
 	char pcerr[PCAP_ERRBUF_SIZE] = "";
 	pcap_t *pc;
-	FILE *f;
 
-	if (strcmp(c->rfile, "-") == 0) {
-		pc = pcap_open_offline(c->rfile, pcerr);
-		if (pc == NULL)
-			snprintf(err, errlen, "-r %s: %s", c->rfile, pcerr);
-		return pc;
-	}
-	f = fopen(c->rfile, "rb");
-	if (f == NULL) {
-		snprintf(err, errlen, "-r %s: %s", c->rfile, strerror(errno));
-		return NULL;
-	}
-	if (file_buf == NULL)
-		file_buf = malloc(FILE_BUF);
-	if (file_buf != NULL)
-		(void)setvbuf(f, file_buf, _IOFBF, FILE_BUF);
-	pc = pcap_fopen_offline(f, pcerr);
-	if (pc == NULL) {
-		fclose(f);
+	free(file_buf);
+	pc = fy_pcap_open_file(c->rfile, &file_buf, pcerr);
+	if (pc == NULL)
 		snprintf(err, errlen, "-r %s: %s", c->rfile, pcerr);
-	}
 	return pc;
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pcap_file.h"
 #include "wire.h"
 
 #define ETHERTYPE_IPV4 0x0800
@@ -55,8 +56,6 @@
 #define IPPROTO_NUM_DSTOPTS 60
 
 #define ERR_LEN (PCAP_ERRBUF_SIZE + 512)
-/* libpcap reads through stdio; its 4 KB default meant a read(2) per 4 KB */
-#define FILE_BUF (1 << 20)
 
 struct fy_pcap_udp {
 	pcap_t *pc;
@@ -135,22 +134,7 @@ struct fy_pcap_udp *fy_pcap_udp_open(const char *path, char *err, size_t errlen)
 		set_err(err, errlen, path, strerror(ENOMEM));
 		goto fail;
 	}
-	if (strcmp(path, "-") == 0) {
-		p->pc = pcap_open_offline(path, pcerr);
-	} else {
-		FILE *f = fopen(path, "rb");
-
-		if (f == NULL) {
-			set_err(err, errlen, path, strerror(errno));
-			goto fail;
-		}
-		p->buf = malloc(FILE_BUF);
-		if (p->buf != NULL)
-			(void)setvbuf(f, p->buf, _IOFBF, FILE_BUF);
-		p->pc = pcap_fopen_offline(f, pcerr);
-		if (p->pc == NULL)
-			fclose(f);
-	}
+	p->pc = fy_pcap_open_file(path, &p->buf, pcerr);
 	if (p->pc == NULL) {
 		set_err(err, errlen, path, strip_path(pcerr, path));
 		goto fail;
