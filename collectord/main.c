@@ -46,7 +46,7 @@
 
 #define RECV_ROUNDS 16 /* batches per wakeup, so that timers still run */
 /* Wakeup coalescing: see coalesce(). */
-#define COALESCE_BELOW 16	     /* datagrams in the last drain */
+#define COALESCE_BELOW 16	  /* datagrams in the last drain */
 #define COALESCE_RECENT_NS 500000 /* the last drain ended this recently */
 #define COALESCE_WAIT_NS 200000
 #define DYNAMIC_BLOCK_FLOWS 4096

@@ -124,7 +124,7 @@ struct fy_nfdec {
 	uint64_t serial;
 	struct fy_flow *out; /* where this packet's flows go: own or ext */
 	size_t nout, outcap;
-	size_t zeroed; /* out[nout..zeroed) are still all zero */
+	size_t zeroed;	     /* out[nout..zeroed) are still all zero */
 	struct fy_flow *own; /* the decoder's buffer */
 	size_t own_cap;
 	struct fy_flow *ext; /* the caller's, for the next packet only */
@@ -774,8 +774,7 @@ static inline uint64_t be_uint(const uint8_t *p, size_t len)
 
 /* Stores one field value into the record: its len bytes at p. */
 static inline __attribute__((always_inline)) void
-apply_field(struct rec *r, uint8_t target, const uint8_t *p,
-			size_t len)
+apply_field(struct rec *r, uint8_t target, const uint8_t *p, size_t len)
 {
 	struct fy_flow *f = r->f;
 	/* Integers come in reduced-size encodings; wider ones are skipped. */
@@ -1066,17 +1065,16 @@ apply_field(struct rec *r, uint8_t target, const uint8_t *p,
 /* The plan step of a field, as apply_field would treat it. */
 static bool plan_step(uint8_t target, uint16_t len, struct fop *o)
 {
-#define FLOW(field)                                                      \
-	o->dst = (uint16_t)offsetof(struct fy_flow, field);              \
-	o->kind = sizeof(((struct fy_flow *)0)->field) == 1   ? FOP_FLOW1 \
-		  : sizeof(((struct fy_flow *)0)->field) == 2 ? FOP_FLOW2 \
+#define FLOW(field)                                                        \
+	o->dst = (uint16_t)offsetof(struct fy_flow, field);                \
+	o->kind = sizeof(((struct fy_flow *)0)->field) == 1   ? FOP_FLOW1  \
+		  : sizeof(((struct fy_flow *)0)->field) == 2 ? FOP_FLOW2  \
 							      : FOP_FLOW4; \
 	break
-#define REC(field, b)                                                   \
-	o->dst = (uint16_t)offsetof(struct rec, field);                 \
-	o->kind = sizeof(((struct rec *)0)->field) == 8 ? FOP_REC8      \
-							: FOP_REC4;     \
-	o->bit = (b);                                                   \
+#define REC(field, b)                                                          \
+	o->dst = (uint16_t)offsetof(struct rec, field);                        \
+	o->kind = sizeof(((struct rec *)0)->field) == 8 ? FOP_REC8 : FOP_REC4; \
+	o->bit = (b);                                                          \
 	break
 
 	o->target = target;
@@ -1350,7 +1348,8 @@ static uint32_t record_sampling(const struct rec *r)
 		return r->population / r->sample_size;
 	if ((r->have & R_PKT_INTERVAL) && r->pkt_interval)
 		return (uint32_t)(((uint64_t)r->pkt_interval +
-				   ((r->have & R_PKT_SPACE) ? r->pkt_space : 0)) /
+				   ((r->have & R_PKT_SPACE) ? r->pkt_space
+							    : 0)) /
 				  r->pkt_interval);
 	if (r->have & R_SAMPLING)
 		return r->sampling;
@@ -1747,8 +1746,8 @@ static int decode_v5(struct fy_nfdec *d, struct ctx *c, struct fy_rd *rd,
 	if (rd->err || count == 0 || count > 30 ||
 	    fy_rd_left(rd) < (size_t)count * 48)
 		return FY_NFDEC_MALFORMED;
-	c->s = session_get(d, src, (uint32_t)etype << 8 | eid, FY_NF_V5,
-			   now_ms, &status);
+	c->s = session_get(d, src, (uint32_t)etype << 8 | eid, FY_NF_V5, now_ms,
+			   &status);
 	if (c->s == NULL)
 		return status;
 	c->export_ms = (uint64_t)secs * 1000 + nsecs / 1000000;

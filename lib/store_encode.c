@@ -111,8 +111,8 @@ int fy_store_encoder_new(struct fy_store_encoder **out, uint32_t max_flows,
 	e->tab = calloc((size_t)1 << e->tab_bits, sizeof(struct dict_slot));
 	e->lz4 = malloc(
 		(size_t)(level > 0 ? LZ4_sizeofStateHC() : LZ4_sizeofState()));
-	if (!e->stage || !e->lo || !e->hi || !e->raw || !e->draw || !e->dout || !e->ids ||
-	    !e->first_of || !e->tab || !e->lz4)
+	if (!e->stage || !e->lo || !e->hi || !e->raw || !e->draw || !e->dout ||
+	    !e->ids || !e->first_of || !e->tab || !e->lz4)
 		goto out;
 	for (c = 0, at = 0; c < FY_STORE_NCOLS; c++) {
 		e->col[c] = e->stage + at;
@@ -156,7 +156,7 @@ size_t fy_store_block_bound(uint32_t n)
 /* ------------------------------------------------------------------ */
 /* Staging: rows to columns */
 
-#define ST(c, field)                                                 \
+#define ST(c, field)                                                     \
 	memcpy(e->col[FY_STORE_COL_##c] + (size_t)at * sizeof(f->field), \
 	       &f->field, sizeof(f->field))
 
@@ -302,8 +302,8 @@ struct colview {
  * of the values, and a word equal to the first value repeated in every
  * lane holds only copies of it.
  */
-static void scan_uint(const uint8_t *p, size_t n, unsigned size,
-		      uint64_t *any, bool *same)
+static void scan_uint(const uint8_t *p, size_t n, unsigned size, uint64_t *any,
+		      bool *same)
 {
 	uint64_t v0 = 0, rep, a = 0, diff = 0, word;
 	size_t i, bytes = n * size, whole = bytes & ~(size_t)7;
@@ -331,20 +331,19 @@ static void scan_uint(const uint8_t *p, size_t n, unsigned size,
 }
 
 /* Byte planes of an integer column: plane k = byte k of every value. */
-#define PLANES_UINT(name, type)                                         \
-	static void name(const uint8_t *p, size_t n, unsigned w,        \
-			 uint8_t *out)                                  \
-	{                                                               \
-		const type *v = (const type *)(const void *)p;          \
-		unsigned k;                                             \
-		size_t i;                                               \
-                                                                        \
-		for (k = 0; k < w; k++) {                               \
-			uint8_t *pl = out + (size_t)k * n;              \
-			unsigned sh = 8 * k;                            \
-			for (i = 0; i < n; i++)                         \
-				pl[i] = (uint8_t)(v[i] >> sh);          \
-		}                                                       \
+#define PLANES_UINT(name, type)                                                \
+	static void name(const uint8_t *p, size_t n, unsigned w, uint8_t *out) \
+	{                                                                      \
+		const type *v = (const type *)(const void *)p;                 \
+		unsigned k;                                                    \
+		size_t i;                                                      \
+                                                                               \
+		for (k = 0; k < w; k++) {                                      \
+			uint8_t *pl = out + (size_t)k * n;                     \
+			unsigned sh = 8 * k;                                   \
+			for (i = 0; i < n; i++)                                \
+				pl[i] = (uint8_t)(v[i] >> sh);                 \
+		}                                                              \
 	}
 PLANES_UINT(planes_u8, uint8_t)
 PLANES_UINT(planes_u16, uint16_t)
@@ -426,9 +425,9 @@ static unsigned view_col(struct fy_store_encoder *e, unsigned c, size_t n,
 	}
 	if (d->kind == FY_STORE_K_FIRST || d->kind == FY_STORE_K_LAST) {
 		const uint64_t *first = (const uint64_t *)(const void *)
-			e->col[FY_STORE_COL_FIRST_MS];
+						e->col[FY_STORE_COL_FIRST_MS];
 		const uint64_t *last = (const uint64_t *)(const void *)
-			e->col[FY_STORE_COL_LAST_MS];
+					       e->col[FY_STORE_COL_LAST_MS];
 		uint64_t prev = t_min;
 
 		if (d->kind == FY_STORE_K_FIRST) {
@@ -615,7 +614,7 @@ static uint32_t dict_cap(size_t n, unsigned w)
 		if (idx >= raw)
 			break;
 		lo = b == 1 ? 2 : (UINT64_C(1) << (b - 1)) + 1;
-		hi = UINT64_C(1) << b; /* entries that need b bits */
+		hi = UINT64_C(1) << b;	   /* entries that need b bits */
 		fit = (raw - idx - 1) / w; /* d * w + idx < raw */
 		if (fit < hi)
 			hi = fit;
@@ -745,8 +744,8 @@ static long encode_col(struct fy_store_encoder *e, unsigned c, size_t n,
 	}
 	/* lost: wait 1, 2, 4... blocks before the next trial */
 	k = e->dict_backoff[c] ? 2u * e->dict_backoff[c] : 1;
-	e->dict_backoff[c] = (uint8_t)(k > DICT_BACKOFF_MAX ? DICT_BACKOFF_MAX
-							   : k);
+	e->dict_backoff[c] =
+		(uint8_t)(k > DICT_BACKOFF_MAX ? DICT_BACKOFF_MAX : k);
 	e->dict_wait[c] = e->dict_backoff[c];
 	e->dict_sample[c] = (uint16_t)sample_distinct(e, &v, n);
 	return used;

@@ -35,7 +35,7 @@ struct fy_store_reader {
 	uint32_t hdr_len;
 	uint64_t mask;
 	uint64_t from_ms, to_ms;
-	size_t next; /* next index entry to load */
+	size_t next;		   /* next index entry to load */
 	size_t first_blk, end_blk; /* the index entries to read */
 	bool loaded;
 	uint32_t pos; /* next flow of the loaded block */
@@ -46,7 +46,7 @@ struct fy_store_reader {
 	size_t mat_cap[FY_STORE_NCOLS];
 	uint64_t mat_done;
 	uint64_t mat_const; /* columns of one value: mat holds it once */
-	uint8_t *dict; /* a dictionary's values, while one is made */
+	uint8_t *dict;	    /* a dictionary's values, while one is made */
 	size_t dict_cap;
 	unsigned dict_of;   /* column + 1 whose values dict holds; 0: none */
 	uint16_t *zero_idx; /* entry 0 for every flow: one-value columns */
@@ -738,15 +738,15 @@ static int mat_prepare(struct fy_store_reader *r)
  * `size`-byte integers of the machine's order, or (ints false) as rows
  * of `w` bytes, byte k of the value at byte k.
  */
-#define PLANES_TO(T)                                                         \
-	do {                                                                 \
-		T *v = (T *)(void *)dst;                                     \
-		for (i = 0; i < nv; i++)                                     \
-			v[i] = pl[i];                                        \
-		for (k = 1; k < w && k < sizeof(T); k++)                     \
-			for (i = 0; i < nv; i++)                             \
-				v[i] |= (T)((T)pl[(size_t)k * nv + i]        \
-					    << (8 * k));                     \
+#define PLANES_TO(T)                                                  \
+	do {                                                          \
+		T *v = (T *)(void *)dst;                              \
+		for (i = 0; i < nv; i++)                              \
+			v[i] = pl[i];                                 \
+		for (k = 1; k < w && k < sizeof(T); k++)              \
+			for (i = 0; i < nv; i++)                      \
+				v[i] |= (T)((T)pl[(size_t)k * nv + i] \
+					    << (8 * k));              \
 	} while (0)
 
 /*
@@ -812,10 +812,9 @@ static void planes_to(const uint8_t *pl, uint32_t nv, unsigned w, bool ints,
 }
 
 /* Gathers dictionary entries idx[i] (s bytes each) of dict into dst. */
-#define GATHER(S)                                                \
-	for (i = 0; i < n; i++)                                  \
-		memcpy(dst + (size_t)i * (S), dict + (size_t)idx[i] * (S), \
-		       (S))
+#define GATHER(S)               \
+	for (i = 0; i < n; i++) \
+	memcpy(dst + (size_t)i * (S), dict + (size_t)idx[i] * (S), (S))
 
 static void gather(const uint8_t *dict, const uint16_t *idx, uint32_t n,
 		   size_t s, uint8_t *dst)
@@ -870,23 +869,23 @@ static void materialise(struct fy_store_reader *r, unsigned c)
  * Runs `body` for each flow to fill: f the struct to write, b the flow's
  * number in the block.
  */
-#define EACH(body)                                                      \
-	do {                                                            \
-		if (sel) {                                              \
-			for (j = 0; j < cnt; j++) {                     \
-				struct fy_flow *f = &out[sel[j]];       \
-				uint32_t b = from + sel[j];             \
-				(void)b;                                \
-				body;                                   \
-			}                                               \
-		} else {                                                \
-			for (j = 0; j < cnt; j++) {                     \
-				struct fy_flow *f = &out[j];            \
-				uint32_t b = from + j;                  \
-				(void)b;                                \
-				body;                                   \
-			}                                               \
-		}                                                       \
+#define EACH(body)                                                \
+	do {                                                      \
+		if (sel) {                                        \
+			for (j = 0; j < cnt; j++) {               \
+				struct fy_flow *f = &out[sel[j]]; \
+				uint32_t b = from + sel[j];       \
+				(void)b;                          \
+				body;                             \
+			}                                         \
+		} else {                                          \
+			for (j = 0; j < cnt; j++) {               \
+				struct fy_flow *f = &out[j];      \
+				uint32_t b = from + j;            \
+				(void)b;                          \
+				body;                             \
+			}                                         \
+		}                                                 \
 	} while (0)
 
 #define PUT(S) EACH(memcpy((uint8_t *)f + off, m + (size_t)b * st, (S)))
@@ -916,7 +915,8 @@ void fy_store_reader_fill(struct fy_store_reader *r, uint64_t mask,
 			EACH(memcpy((uint8_t *)f + off, zero, def->size));
 			continue;
 		}
-		if (def->kind == FY_STORE_K_FIRST || def->kind == FY_STORE_K_LAST) {
+		if (def->kind == FY_STORE_K_FIRST ||
+		    def->kind == FY_STORE_K_LAST) {
 			const uint64_t *t = def->kind == FY_STORE_K_FIRST
 						    ? d->first
 						    : d->last;
@@ -931,7 +931,8 @@ void fy_store_reader_fill(struct fy_store_reader *r, uint64_t mask,
 		if (!(r->mat_done & FY_STORE_MASK(c)))
 			materialise(r, c);
 		m = r->mat[c];
-		st = r->mat_const & FY_STORE_MASK(c) ? 0 : mat_width(c, &d->col[c]);
+		st = r->mat_const & FY_STORE_MASK(c) ? 0
+						     : mat_width(c, &d->col[c]);
 		if (def->kind == FY_STORE_K_ADDR && w == 4) {
 			EACH(memcpy((uint8_t *)f + off, v4_mapped, 12);
 			     memcpy((uint8_t *)f + off + 12, m + (size_t)b * st,

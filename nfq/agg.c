@@ -86,8 +86,8 @@ static inline uint64_t hash_key(const uint8_t *k, size_t len)
  * two loads instead of a call. Not inline, so that no caller's constant
  * key length makes the compiler look into the branch of another length.
  */
-static __attribute__((noinline)) bool key_eq(const uint8_t *a,
-					     const uint8_t *b, size_t len)
+static __attribute__((noinline)) bool key_eq(const uint8_t *a, const uint8_t *b,
+					     size_t len)
 {
 	if (len == 16)
 		return load64(a) == load64(b) && load64(a + 8) == load64(b + 8);

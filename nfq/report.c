@@ -272,7 +272,6 @@ static int parse_report_opts(int argc, char **argv, struct rep_opts *o)
 	return 0;
 }
 
-
 /*
  * The names of the -M directories (what input.c's tree index refers to):
  * the last component of the first, the others as given.
@@ -1378,7 +1377,8 @@ static int run_report(struct report *r)
 	size_t n_files = 0, i;
 	int rc;
 
-	if ((rc = nfq_filter_text(o->filter, o->filter_file, &r->filter_text)) != 0)
+	if ((rc = nfq_filter_text(o->filter, o->filter_file,
+				  &r->filter_text)) != 0)
 		goto out;
 	if (r->filter_text &&
 	    fy_filter_compile(r->filter_text, &r->filter, err, sizeof(err))) {

@@ -70,7 +70,7 @@ struct sketch {
 	uint32_t **sums; /* [thread * n_orders + order]; no atomics then */
 	uint32_t *sum[SKETCH_ORDERS]; /* all threads' sums, added up */
 	uint64_t *cand; /* bitmap of the candidate buckets, for pass two */
-	uint64_t cut[SKETCH_ORDERS];  /* a bucket >= cut is counted */
+	uint64_t cut[SKETCH_ORDERS];   /* a bucket >= cut is counted */
 	uint64_t below[SKETCH_ORDERS]; /* largest bucket sum under cut */
 };
 
@@ -101,9 +101,9 @@ struct shared {
 	unsigned nw;
 	struct item *items;
 	size_t n_items;
-	bool check;	    /* a window or a filter to apply */
-	uint64_t pre_mask;  /* columns they read */
-	bool normalise;	    /* ICMP type/code into dst_port */
+	bool check;	   /* a window or a filter to apply */
+	uint64_t pre_mask; /* columns they read */
+	bool normalise;	   /* ICMP type/code into dst_port */
 	/* per statistic: its one store column when it can be counted per
 	 * dictionary entry (else -1), and the columns no one else reads */
 	int dict_col[NFQ_MAX_STATS];
@@ -112,7 +112,7 @@ struct shared {
 	/* nothing but the summary and such statistics: a block whose every
 	 * statistic is counted per entry needs no flow built (scan_columns) */
 	bool columnar;
-	atomic_size_t next; /* next item */
+	atomic_size_t next;	     /* next item */
 	atomic_uint_fast64_t passed; /* for -c across workers */
 	atomic_bool over_budget;
 	atomic_uint_fast64_t bytes_done; /* file bytes of finished files */
@@ -206,8 +206,7 @@ static uint64_t flow_value(enum nfq_order o, const struct fy_flow *f)
  * the buckets; PASS_CANDIDATES passes the flows of the buckets at or over
  * a cut on to the -s record tables.
  */
-static int sketch_sink(struct worker *w, struct fy_flow *const *pass,
-		       size_t n)
+static int sketch_sink(struct worker *w, struct fy_flow *const *pass, size_t n)
 {
 	const struct nfq_query *q = w->sh->q;
 	const struct sketch *sk = w->sh->pass->sk;
@@ -245,8 +244,8 @@ static int sketch_sink(struct worker *w, struct fy_flow *const *pass,
 			 * for it is always a candidate */
 			for (o = 0; o < sk->n_orders; o++) {
 				uint32_t *v = &sum[o][bk[k % SK_RING]];
-				uint64_t t = *v + flow_value(sk->order[o],
-							     pass[k]);
+				uint64_t t =
+					*v + flow_value(sk->order[o], pass[k]);
 
 				*v = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
 			}
@@ -834,8 +833,7 @@ static void scan_item(struct worker *w, const struct item *it)
 		return;
 	}
 	info = fy_store_reader_info(rd);
-	if (it->owner && (info->flags & FY_STORE_INFO_NO_FOOTER) &&
-	    !file->temp)
+	if (it->owner && (info->flags & FY_STORE_INFO_NO_FOOTER) && !file->temp)
 		warn(w->sh, fy_store_reader_message(rd));
 	if (!nfq_window_overlaps(&q->window, info->stats.first_ms,
 				 info->stats.last_ms) ||
@@ -971,10 +969,9 @@ static int make_items(struct shared *sh)
 			}
 			/* the last range runs to the end: a file still
 			 * written may have more blocks by now */
-			v[n++] = (struct item){i, b,
-					       b + per < nb ? b + per
-							    : SIZE_MAX,
-					       b == 0};
+			v[n++] = (struct item){
+				i, b, b + per < nb ? b + per : SIZE_MAX,
+				b == 0};
 		}
 	}
 	sh->items = v;
@@ -1413,16 +1410,16 @@ static int count_candidates(const struct nfq_query *q, struct sketch *sk,
 
 			for (o = 0; sk->order[o] != ord; o++)
 				;
-			if (nfq_ht_top(st->agg.ht, ord, q->top_n, &idx,
-				       &got) != 0) {
+			if (nfq_ht_top(st->agg.ht, ord, q->top_n, &idx, &got) !=
+			    0) {
 				nfq_result_free(rb);
 				snprintf(err, errlen, "out of memory");
 				return -ENOMEM;
 			}
-			nth = got ? nfq_order_value(
-					    ord, nfq_ht_entry(st->agg.ht,
-							      idx[got - 1],
-							      NULL))
+			nth = got ? nfq_order_value(ord,
+						    nfq_ht_entry(st->agg.ht,
+								 idx[got - 1],
+								 NULL))
 				  : 0;
 			free(idx);
 			if (got < q->top_n || nth <= sk->below[o])

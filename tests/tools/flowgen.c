@@ -53,7 +53,7 @@
 struct pmsg {
 	size_t off;
 	uint32_t len;
-	unsigned exp; /* the exporter (socket) sending it */
+	unsigned exp;	     /* the exporter (socket) sending it */
 	unsigned long flows; /* flows carried by this and earlier messages */
 };
 
@@ -104,8 +104,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 	return p;
 }
 
-static int keep_msg(struct gen *g, const uint8_t *msg, size_t len,
-		    unsigned exp)
+static int keep_msg(struct gen *g, const uint8_t *msg, size_t len, unsigned exp)
 {
 	g->arena = grow(g->arena, &g->arena_cap, g->arena_len + len, 1);
 	g->msgs = grow(g->msgs, &g->msgs_cap, g->nmsgs + 1, sizeof(*g->msgs));
@@ -302,14 +301,16 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 					idx[ni++] = k + j;
 				}
 			for (at = 0; at < ni; e++) {
-				size_t m = g->gso ? gso_run(g, idx + at, ni - at)
+				size_t m = g->gso ? gso_run(g, idx + at,
+							    ni - at)
 						  : 1,
 				       b;
 
 				memset(&mm[e], 0, sizeof(mm[e]));
 				for (b = 0; b < m; b++) {
 					iov[at + b].iov_base =
-						g->arena + g->msgs[idx[at + b]].off;
+						g->arena +
+						g->msgs[idx[at + b]].off;
 					iov[at + b].iov_len =
 						g->msgs[idx[at + b]].len;
 				}
@@ -337,9 +338,9 @@ static void send_kept(struct gen *g, unsigned long rate, unsigned long batch,
 				int r = sendmmsg(g->exp[exp].fd, mm + sent,
 						 (unsigned int)(e - sent), 0);
 
-				if (r < 0 && (errno == EINTR ||
-					      errno == EAGAIN ||
-					      errno == ENOBUFS))
+				if (r < 0 &&
+				    (errno == EINTR || errno == EAGAIN ||
+				     errno == ENOBUFS))
 					continue;
 				if (r <= 0) {
 					/* e.g. ECONNREFUSED: this entry's

@@ -171,9 +171,8 @@ static void check(uint8_t version)
 			free(s);
 		}
 		n1 = 0;
-		while (n0 + n1 < NFLOWS &&
-		       memcmp(&got.f[n1], &ref.f[n0 + n1], sizeof(ref.f[0])) ==
-			       0)
+		while (n0 + n1 < NFLOWS && memcmp(&got.f[n1], &ref.f[n0 + n1],
+						  sizeof(ref.f[0])) == 0)
 			n1++;
 		assert_true(n1 > 0);
 		/* message 1's flows, then message 0's, then the rest */

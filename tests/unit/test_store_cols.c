@@ -65,7 +65,8 @@ static void make_flow(struct fy_flow *f, size_t i)
 		f->dst.b[15] ^= 1;
 		f->family = FY_AF_INET6;
 	} else {
-		fy_addr_set_v4(&f->src, 0x0a000000u + (uint32_t)(low ? k : rnd()));
+		fy_addr_set_v4(&f->src,
+			       0x0a000000u + (uint32_t)(low ? k : rnd()));
 		fy_addr_set_v4(&f->dst, 0xc6336400u + (uint32_t)(rnd() % 256));
 		f->family = FY_AF_INET;
 	}
@@ -225,8 +226,7 @@ static void test_fill_some(void **state)
 	check_fill(COL(LAST_MS) | COL(BYTES) | COL(SRC) | COL(DST) |
 			   COL(SRC_MAC) | COL(TOS) | COL(INPUT_IF),
 		   COL(DST) | COL(TOS));
-	check_fill(COL(FIRST_MS) | COL(PACKETS) | COL(EXPORTER) | COL(VLAN),
-		   0);
+	check_fill(COL(FIRST_MS) | COL(PACKETS) | COL(EXPORTER) | COL(VLAN), 0);
 }
 
 /* A column asked for in fill but not selected comes out zero. */
@@ -396,7 +396,8 @@ static void test_crc32c_hw_sw(void **state)
 		buf[i] = (uint8_t)rnd();
 	/* every alignment, lengths around the 8-byte steps, and chaining */
 	for (off = 0; off < 9; off++) {
-		for (len = 0; len + off <= sizeof(buf); len += len < 40 ? 1 : 97) {
+		for (len = 0; len + off <= sizeof(buf);
+		     len += len < 40 ? 1 : 97) {
 			uint32_t a = fy_crc32c(0, buf + off, len);
 
 			assert_int_equal(a, fy_crc32c_sw(0, buf + off, len));
@@ -406,8 +407,8 @@ static void test_crc32c_hw_sw(void **state)
 				a);
 		}
 	}
-	print_message("crc32c: %s\n", fy_crc32c_hw() ? "crc32 instruction"
-						     : "table loop");
+	print_message("crc32c: %s\n",
+		      fy_crc32c_hw() ? "crc32 instruction" : "table loop");
 }
 
 int main(void)
