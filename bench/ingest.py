@@ -30,7 +30,9 @@ PIN (1: sender on CPU 0, collector on CPU 1), EXPORTERS (1,10,100),
 CORES (1,2), CORES_EXPORTERS (10), RECV_THREADS (2), SCALE_VERSION (9),
 SCALE_REPEAT (1); SCALE_ONLY (cores or exporters: that scaling figure
 alone, without the protocol figures); SCALING=0 skips the
-scaling figures (a quick run: e.g. SCALING=0 REPEAT=1 VERSIONS=9).
+scaling figures (a quick run: e.g. SCALING=0 REPEAT=1 VERSIONS=9);
+GSO (1: flowgen --gso; 0 sends datagram by datagram) and BATCH (64:
+datagrams per paced window), see benchlib.py.
 """
 
 import os
