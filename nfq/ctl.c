@@ -734,9 +734,13 @@ int nfq_cmd_ctl(int argc, char **argv)
 		printf("]\n");
 	if (r == 0 &&
 	    rq.cmd_case == FLOWYARD__CONTROL__REQUEST__CMD_EXPORTERS &&
+	    !o.json && o.items == 0)
+		printf("No exporter: nothing received yet, or every session "
+		       "evicted.\n");
+	if (r == 0 &&
+	    rq.cmd_case == FLOWYARD__CONTROL__REQUEST__CMD_EXPORTERS &&
 	    o.nlimits && !o.json) {
-		if (o.items)
-			printf("\n");
+		printf("\n");
 		print_limits(o.limits, o.nlimits, false);
 	}
 	free_limits(&o);

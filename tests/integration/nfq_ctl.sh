@@ -14,6 +14,12 @@ S=$WORK/cd.sock
 CD=$!
 PIDS+=($CD)
 wait_udp "$P"
+wait_log "$WORK/log" "control socket"
+# before any exporter: said, not an empty table; JSON an empty array
+"$BIN/nfq" exporters --socket "$S" > "$WORK/none" || fail "nfq exporters (none)"
+grep -q "^No exporter" "$WORK/none" || fail "exporters (none): $(cat "$WORK/none")"
+[ "$("$BIN/nfq" exporters --socket "$S" --json)" = "[]" ] ||
+	fail "exporters --json (none)"
 out=$("$TOOLS/flowgen" -n 127.0.0.1:$P -v 10 -c 9030 --per-msg 30 \
 	--mtu 8000 --skip 10 -r 100000) || fail flowgen
 sleep 0.3
