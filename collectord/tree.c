@@ -118,6 +118,14 @@ struct trees {
 	size_t n, cap;
 };
 
+/*
+ * The writer's counters change in the writer thread and are read by the
+ * control socket's: relaxed atomic adds and loads, no lock needed.
+ */
+#define WS_ADD(ts, field, n)                                      \
+	((void)__atomic_fetch_add(&(ts)->ws.field, (uint64_t)(n), \
+				  __ATOMIC_RELAXED))
+
 /* ---- queue ---- */
 
 static void push(struct trees *ts, struct job *j)
@@ -167,7 +175,7 @@ static struct batch *batch_get(struct trees *ts)
 			ts->nbatches++;
 		} else {
 			/* the writer is behind: the socket buffer waits */
-			ts->ws.batch_waits++;
+			WS_ADD(ts, batch_waits, 1);
 			pthread_cond_wait(&ts->cv_free, &ts->lock);
 		}
 	}
@@ -255,7 +263,7 @@ static void open_file(struct trees *ts, struct tree *t)
 
 		/* no header: nothing worth keeping, and no stray temp file */
 		unlink(t->temp);
-		ts->ws.write_errors++;
+		WS_ADD(ts, write_errors, 1);
 		if (!t->open_failed)
 			fy_err("tree %s: %s; flows are dropped and counted "
 			       "until a file can be opened",
@@ -363,7 +371,7 @@ static void expire_tree(struct trees *ts, struct tree *t, time_t now)
 			break;
 		if (unlink(f[i].path) == 0) {
 			total -= f[i].size;
-			ts->ws.expired++;
+			WS_ADD(ts, expired, 1);
 			fy_info("tree %s: expired %s", t->ident, f[i].path);
 		}
 	}
@@ -375,7 +383,7 @@ static void note_lost(struct trees *ts, struct tree *t)
 {
 	uint64_t lost = fy_store_writer_lost_flows(t->w);
 
-	ts->ws.flows_lost += lost - t->lost_seen;
+	WS_ADD(ts, flows_lost, lost - t->lost_seen);
 	t->lost_streak += lost - t->lost_seen;
 	t->lost_seen = lost;
 }
@@ -387,7 +395,7 @@ static void note_lost(struct trees *ts, struct tree *t)
  */
 static void write_failed(struct trees *ts, struct tree *t, const char *msg)
 {
-	ts->ws.write_errors++;
+	WS_ADD(ts, write_errors, 1);
 	if (t->write_failing)
 		return;
 	t->write_failing = true;
@@ -460,7 +468,7 @@ static void keep_unfinished(struct trees *ts, struct tree *t)
 	}
 	if ((t->unfinished[t->nunfinished] = strdup(keep)) != NULL) {
 		t->nunfinished++;
-		ts->ws.unfinished++;
+		WS_ADD(ts, unfinished, 1);
 	}
 }
 
@@ -506,7 +514,7 @@ static int close_file(struct trees *ts, struct tree *t, const struct job *j,
 		       strerror(errno));
 		return 0;
 	}
-	ts->ws.files_closed++;
+	WS_ADD(ts, files_closed, 1);
 	if (out)
 		snprintf(out, outlen, "%s", final);
 	fy_info("tree %s: closed %s", t->ident, final);
@@ -606,7 +614,7 @@ static int recover_one(struct trees *ts, struct tree *t, const char *path)
 		goto out;
 	}
 	unlink(path);
-	ts->ws.recovered++;
+	WS_ADD(ts, recovered, 1);
 	fy_notice("tree %s: recovered %s as %s (%s)", t->ident, path, final,
 		  fy_store_reader_message(r)[0] ? fy_store_reader_message(r)
 						: "complete");
@@ -629,7 +637,7 @@ static void retry_unfinished(struct trees *ts, struct tree *t)
 		}
 		free(t->unfinished[i]);
 		t->unfinished[i] = t->unfinished[--t->nunfinished];
-		ts->ws.unfinished--;
+		WS_ADD(ts, unfinished, -1);
 	}
 }
 
@@ -678,7 +686,7 @@ static void write_flows(struct trees *ts, struct tree *t, struct batch *b)
 	if (t->w == NULL)
 		open_file(ts, t);
 	if (t->w == NULL) {
-		ts->ws.flows_lost += b->n;
+		WS_ADD(ts, flows_lost, b->n);
 		t->lost_streak += b->n;
 		return;
 	}
@@ -1154,7 +1162,14 @@ struct tree *trees_at(struct trees *ts, size_t i)
 
 void trees_writer_stats(struct trees *ts, struct trees_wstats *out)
 {
-	pthread_mutex_lock(&ts->lock);
-	*out = ts->ws;
-	pthread_mutex_unlock(&ts->lock);
+#define WS_GET(field) \
+	(out->field = __atomic_load_n(&ts->ws.field, __ATOMIC_RELAXED))
+	WS_GET(files_closed);
+	WS_GET(write_errors);
+	WS_GET(flows_lost);
+	WS_GET(recovered);
+	WS_GET(expired);
+	WS_GET(batch_waits);
+	WS_GET(unfinished);
+#undef WS_GET
 }
