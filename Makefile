@@ -73,7 +73,7 @@ TEST_TIMEOUT       ?= 600
 BUILD_DEPS := libpcap-dev libev-dev liblz4-dev libprotobuf-c-dev \
 	      protobuf-c-compiler libcmocka-dev pkg-config
 TEST_DEPS  := tshark nfdump softflowd clang libclang-rt-14-dev valgrind \
-	      iproute2 python3 chromium strace
+	      iproute2 python3 chromium strace clang-format
 
 # pkg-config module names (overridable, e.g. to try the "missing" path).
 PCAP_PC    ?= libpcap
