@@ -121,7 +121,9 @@ def udp_snmp():
 
 
 def udp_socket(port):
-    """(rx_queue bytes, drops) of the UDP socket bound to port, or None."""
+    """(rx_queue bytes, drops) of the UDP socket(s) bound to port, or None;
+    several sockets on one port (SO_REUSEPORT) are added up."""
+    found = None
     for path in ("/proc/net/udp", "/proc/net/udp6"):
         try:
             with open(path) as f:
@@ -129,11 +131,12 @@ def udp_socket(port):
                 for line in f:
                     p = line.split()
                     if int(p[1].rsplit(":", 1)[1], 16) == port:
-                        rxq = int(p[4].split(":")[1], 16)
-                        return rxq, int(p[12])
+                        rxq, drops = found or (0, 0)
+                        found = (rxq + int(p[4].split(":")[1], 16),
+                                 drops + int(p[12]))
         except OSError:
             pass
-    return None
+    return found
 
 
 def free_port():

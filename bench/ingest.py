@@ -37,7 +37,6 @@ datagrams per paced window), see benchlib.py.
 
 import os
 import sys
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,49 +69,11 @@ COLLECTORS = [
 ]
 
 
-
-def udp_sockets(port):
-    """[(rx_queue bytes, drops)] of every UDP socket bound to port."""
-    out = []
-    for path in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    p = line.split()
-                    if int(p[1].rsplit(":", 1)[1], 16) == port:
-                        out.append((int(p[4].split(":")[1], 16),
-                                    int(p[12])))
-        except OSError:
-            pass
-    return out
-
-
 class CollectordThreads(bl.Collectord):
-    """collectord --recv-threads: several sockets on the port (their
-    queues and drops summed); "receive thread" CPU = its recv-* threads."""
+    """collectord --recv-threads: several sockets on the port (benchlib
+    adds up their queues and drops); "receive thread" CPU = its recv-*
+    threads."""
     name = "collectord-rt"
-
-    def drain(self, timeout=60):
-        deadline = time.time() + timeout
-        quiet = 0
-        last = bl.cpu_seconds(self.proc.pid)
-        while time.time() < deadline:
-            time.sleep(0.05)
-            q = udp_sockets(self.port)
-            c = bl.cpu_seconds(self.proc.pid)
-            if q and sum(x[0] for x in q) == 0 and (
-                    c is None or last is None or c - last < 0.015):
-                quiet += 1
-                if quiet >= 4:
-                    return
-            else:
-                quiet = 0
-            last = c
-
-    def socket_drops(self):
-        q = udp_sockets(self.port)
-        return sum(x[1] for x in q) if q else None
 
     def stop(self, timeout=120):
         recv = 0.0
